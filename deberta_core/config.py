@@ -1,0 +1,421 @@
+"""DebertaConfig: every knob of the model, declared, validated, and round-tripped through config.json.
+
+The field names and defaults are those of the reference implementation's ``DebertaConfig`` so that a
+``config.json`` written by it loads here and one written here loads there. Keys we do not know are kept
+and written back unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+from .files import CONFIG_NAME
+
+# Names accepted for ``hidden_act`` / ``pooler_hidden_act``. Each backend implements exactly this set
+# (deberta_torch/ and deberta_tf/ test that they do), with the reference's definitions:
+#   gelu              exact erf GELU
+#   gelu_new / gelu_pytorch_tanh / gelu_fast   tanh approximation of GELU
+#   quick_gelu        x * sigmoid(1.702 x)
+#   relu, tanh, sigmoid, silu (= swish), mish, linear (identity)
+ACTIVATIONS = (
+    "gelu",
+    "gelu_new",
+    "gelu_pytorch_tanh",
+    "gelu_fast",
+    "quick_gelu",
+    "relu",
+    "tanh",
+    "sigmoid",
+    "silu",
+    "swish",
+    "mish",
+    "linear",
+)
+
+POS_ATT_TYPES = ("c2p", "p2c")
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+# The model-specific fields, in the reference's order, with its defaults.
+MODEL_FIELDS: Dict[str, Any] = {
+    "vocab_size": 50265,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 0,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-7,
+    "relative_attention": False,
+    "max_relative_positions": -1,
+    "pad_token_id": 0,
+    "position_biased_input": True,
+    "pos_att_type": None,
+    "pooler_dropout": 0.0,
+    "pooler_hidden_act": "gelu",
+    # None = "not stated": the MaskedLM head uses the reference's `cls.predictions` naming, except that a
+    # checkpoint holding only the original `lm_predictions` keys selects that naming when it is loaded.
+    "legacy": None,
+    # None = same as hidden_size / the encoder's width (resolved in __init__).
+    "embedding_size": None,
+    "pooler_hidden_size": None,
+    # Dropout before the sequence-classification layer; None = hidden_dropout_prob (as the reference).
+    "cls_dropout": None,
+}
+
+# Generic fields every model config carries (the ones the heads and the forward defaults read).
+GENERIC_FIELDS: Dict[str, Any] = {
+    "architectures": None,
+    "problem_type": None,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "return_dict": True,
+    "tie_word_embeddings": True,
+}
+
+_INT_POSITIVE = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "embedding_size",
+    "pooler_hidden_size",
+)
+_PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "pooler_dropout")
+
+
+def _parse_pos_att_type(value: Union[None, str, Iterable[str]]) -> Optional[List[str]]:
+    """The reference accepts a list or a ``"c2p|p2c"`` string; normalise both to a list."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [part.strip().lower() for part in value.split("|") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(part).strip().lower() for part in value]
+    raise ValueError(f"pos_att_type must be a list such as ['c2p', 'p2c'] or a string such as 'c2p|p2c', got {value!r}")
+
+
+class DebertaConfig:
+    """Configuration of a DeBERTa (v1) model.
+
+    Accepts every field of the reference ``DebertaConfig`` (see ``MODEL_FIELDS`` and ``GENERIC_FIELDS``) plus
+    ``num_labels`` / ``id2label`` / ``label2id``. Unknown keyword arguments are kept as attributes and written
+    back by ``to_dict``. Invalid values raise ``ValueError`` naming the value.
+    """
+
+    model_type = "deberta"
+
+    def __init__(
+        self,
+        vocab_size: int = 50265,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 0,
+        initializer_range: float = 0.02,
+        layer_norm_eps: float = 1e-7,
+        relative_attention: bool = False,
+        max_relative_positions: int = -1,
+        pad_token_id: int = 0,
+        position_biased_input: bool = True,
+        pos_att_type: Union[None, str, List[str]] = None,
+        pooler_dropout: float = 0.0,
+        pooler_hidden_act: str = "gelu",
+        legacy: Optional[bool] = None,
+        embedding_size: Optional[int] = None,
+        pooler_hidden_size: Optional[int] = None,
+        cls_dropout: Optional[float] = None,
+        architectures: Optional[List[str]] = None,
+        problem_type: Optional[str] = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+        tie_word_embeddings: bool = True,
+        num_labels: Optional[int] = None,
+        id2label: Optional[Mapping[Any, str]] = None,
+        label2id: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.initializer_range = initializer_range
+        self.layer_norm_eps = layer_norm_eps
+        self.relative_attention = relative_attention
+        self.max_relative_positions = max_relative_positions
+        self.pad_token_id = pad_token_id
+        self.position_biased_input = position_biased_input
+        self.pos_att_type = _parse_pos_att_type(pos_att_type)
+        self.pooler_dropout = pooler_dropout
+        self.pooler_hidden_act = pooler_hidden_act
+        self.legacy = legacy
+        self.embedding_size = hidden_size if embedding_size is None else embedding_size
+        self.pooler_hidden_size = hidden_size if pooler_hidden_size is None else pooler_hidden_size
+        self.cls_dropout = cls_dropout
+        self.architectures = list(architectures) if architectures is not None else None
+        self.problem_type = problem_type
+        self.output_attentions = output_attentions
+        self.output_hidden_states = output_hidden_states
+        self.return_dict = return_dict
+        self.tie_word_embeddings = tie_word_embeddings
+        self._set_labels(num_labels, id2label, label2id)
+        # Keys we do not model (transformers_version, dtype, task_specific_params, ...): kept verbatim.
+        kwargs.pop("model_type", None)
+        self._extra: Dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key in MODEL_FIELDS or key in GENERIC_FIELDS:
+                continue
+            self._extra[key] = copy.deepcopy(value)
+        self.validate()
+
+    # ------------------------------------------------------------------ labels
+    def _set_labels(self, num_labels, id2label, label2id) -> None:
+        if id2label is not None:
+            id2label = {int(k): str(v) for k, v in dict(id2label).items()}
+            if num_labels is not None and int(num_labels) != len(id2label):
+                raise ValueError(
+                    f"num_labels ({num_labels}) disagrees with id2label, which has {len(id2label)} entries "
+                    f"({id2label}); pass one of them, or make them agree"
+                )
+            if sorted(id2label) != list(range(len(id2label))):
+                raise ValueError(f"id2label keys must be 0..{len(id2label) - 1}, got {sorted(id2label)}")
+        else:
+            n = 2 if num_labels is None else num_labels
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"num_labels must be a positive integer, got {n!r}")
+            id2label = {i: f"LABEL_{i}" for i in range(n)}
+        if label2id is not None:
+            label2id = {str(k): int(v) for k, v in dict(label2id).items()}
+            if len(label2id) != len(id2label):
+                raise ValueError(
+                    f"label2id has {len(label2id)} entries but id2label has {len(id2label)}: "
+                    f"label2id={label2id}, id2label={id2label}"
+                )
+        else:
+            label2id = {name: i for i, name in id2label.items()}
+        self.id2label = id2label
+        self.label2id = label2id
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    @num_labels.setter
+    def num_labels(self, value: int) -> None:
+        if value != self.num_labels:
+            self._set_labels(value, None, None)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head (``d`` in the shape legend)."""
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def pos_att_types(self) -> List[str]:
+        """``pos_att_type`` as a list ([] when unset)."""
+        return list(self.pos_att_type or [])
+
+    @property
+    def max_relative_span(self) -> int:
+        """Half the number of rows of ``rel_embeddings``: max_relative_positions, or
+        max_position_embeddings when max_relative_positions < 1 (as the reference)."""
+        if self.max_relative_positions < 1:
+            return self.max_position_embeddings
+        return self.max_relative_positions
+
+    @property
+    def attention_scale_factor(self) -> int:
+        """``1 + len(pos_att_type)``: the reference divides scores by sqrt(head_dim * this), counting
+        pos_att_type entries even when relative_attention is off (it is the code the checkpoints used)."""
+        return 1 + len(self.pos_att_types)
+
+    @property
+    def classifier_dropout(self) -> float:
+        """Dropout before the sequence-classification layer: cls_dropout, else hidden_dropout_prob."""
+        return self.hidden_dropout_prob if self.cls_dropout is None else self.cls_dropout
+
+    @property
+    def use_legacy_mlm_head(self) -> bool:
+        return True if self.legacy is None else bool(self.legacy)
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid value."""
+        for name in _INT_POSITIVE:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("type_vocab_size",):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if not isinstance(self.max_relative_positions, int) or isinstance(self.max_relative_positions, bool):
+            raise ValueError(
+                f"max_relative_positions must be an integer (< 1 means max_position_embeddings), "
+                f"got {self.max_relative_positions!r}"
+            )
+        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"pad_token_id must be an integer in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}")
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
+        for name in _PROBABILITIES:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+        if not isinstance(self.layer_norm_eps, (int, float)) or not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
+        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range < 0:
+            raise ValueError(f"initializer_range must be a non-negative number, got {self.initializer_range!r}")
+        for name in ("hidden_act", "pooler_hidden_act"):
+            value = getattr(self, name)
+            if value not in ACTIVATIONS:
+                raise ValueError(f"{name} {value!r} is not a known activation; expected one of {list(ACTIVATIONS)}")
+        for entry in self.pos_att_types:
+            if entry not in POS_ATT_TYPES:
+                raise ValueError(
+                    f"pos_att_type entry {entry!r} is not supported; expected entries from {list(POS_ATT_TYPES)} "
+                    f"(got pos_att_type={self.pos_att_type!r})"
+                )
+        if len(set(self.pos_att_types)) != len(self.pos_att_types):
+            raise ValueError(f"pos_att_type has a repeated entry: {self.pos_att_type!r}")
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type {self.problem_type!r} is not one of {[None, *PROBLEM_TYPES]}")
+        for name in ("relative_attention", "position_biased_input", "output_attentions", "output_hidden_states",
+                     "return_dict", "tie_word_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.cls_dropout is not None and (
+            not isinstance(self.cls_dropout, (int, float)) or isinstance(self.cls_dropout, bool)
+            or not 0.0 <= self.cls_dropout < 1.0
+        ):
+            raise ValueError(f"cls_dropout must be a probability in [0, 1) or unset, got {self.cls_dropout!r}")
+        if self._extra.get("talking_head"):
+            raise ValueError(
+                "talking_head=True (head_logits_proj / head_weights_proj) is not supported by deberta-dual; "
+                "no released DeBERTa v1 checkpoint uses it"
+            )
+        if self.legacy is not None and not isinstance(self.legacy, bool):
+            raise ValueError(f"legacy must be true, false or unset, got {self.legacy!r}")
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain-JSON dict in the reference's layout (``model_type`` first, id2label keys as strings)."""
+        out: Dict[str, Any] = {"model_type": self.model_type}
+        if self.architectures is not None:
+            out["architectures"] = list(self.architectures)
+        for name in MODEL_FIELDS:
+            value = getattr(self, name)
+            if name in ("legacy", "cls_dropout") and value is None:
+                continue  # unset: the reference's default applies when it reads the file
+            out[name] = copy.deepcopy(value)
+        for name in GENERIC_FIELDS:
+            if name == "architectures":
+                continue
+            out[name] = getattr(self, name)
+        out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        out["label2id"] = dict(self.label2id)
+        for key, value in self._extra.items():
+            out[key] = copy.deepcopy(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], **overrides: Any) -> "DebertaConfig":
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a config must be a mapping of field names to values, got {type(data).__name__}")
+        merged = dict(data)
+        model_type = merged.get("model_type", cls.model_type)
+        if model_type != cls.model_type:
+            raise ValueError(f"config model_type is {model_type!r}; this package implements {cls.model_type!r}")
+        merged.update(overrides)
+        if "num_labels" in overrides and "id2label" not in overrides:
+            merged.pop("id2label", None)
+            merged.pop("label2id", None)
+        return cls(**merged)
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> str:
+        """Write ``config.json`` into ``save_directory`` (created if needed); return its path."""
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
+        os.makedirs(save_directory, exist_ok=True)
+        path = os.path.join(save_directory, CONFIG_NAME)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(self.to_json_string())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_json_file(cls, path: Union[str, os.PathLike], **overrides: Any) -> "DebertaConfig":
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no config file at {path!r}") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path!r} is not valid JSON: {err}") from None
+        return cls.from_dict(data, **overrides)
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: Union[str, os.PathLike], **kwargs: Any) -> "DebertaConfig":
+        """Load from a ``config.json`` path, a folder holding one, or (with the [hub] extra) a hub id.
+
+        Keyword arguments that name config fields override the file's values; ``cache_dir``, ``revision``,
+        ``token`` and ``local_files_only`` are passed to the hub resolver.
+        """
+        from .files import resolve_checkpoint
+
+        path = os.fspath(path_or_id)
+        if os.path.isfile(path):
+            return cls.from_json_file(path, **kwargs)
+        hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
+        files = resolve_checkpoint(path, require_weights=False, **hub_kwargs)
+        if files.config is None:
+            raise FileNotFoundError(f"no {CONFIG_NAME} in {files.folder!r}")
+        return cls.from_json_file(files.config, **kwargs)
+
+    # ------------------------------------------------------------------ python protocol
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes not set in __init__: expose the unknown keys we keep.
+        extra = self.__dict__.get("_extra")
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DebertaConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+    def copy(self, **overrides: Any) -> "DebertaConfig":
+        """A validated copy with some fields changed."""
+        return type(self).from_dict(self.to_dict(), **overrides)

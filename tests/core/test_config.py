@@ -1,0 +1,170 @@
+"""DebertaConfig: defaults, reference round-trips both ways, unknown keys, every validation error."""
+
+import json
+
+import pytest
+import transformers
+
+from deberta_core import DebertaConfig
+from deberta_core.config import ACTIVATIONS, MODEL_FIELDS
+
+from conftest import HF_FIXTURES
+
+REFERENCE_CONFIGS = sorted(HF_FIXTURES.glob("*/*/config.json"))
+# The fields that define the architecture: they must agree with the reference after any round trip.
+ARCH_FIELDS = [f for f in MODEL_FIELDS if f not in ("legacy", "cls_dropout")] + ["num_labels", "problem_type"]
+
+
+def _reference_value(ref, name):
+    if name == "embedding_size":  # the reference reads it with a default of hidden_size
+        return ref.to_dict().get("embedding_size", ref.hidden_size)
+    value = getattr(ref, name)
+    if name == "pos_att_type" and value is not None:
+        return list(value)
+    return value
+
+
+def test_defaults_match_reference():
+    ours, ref = DebertaConfig(), transformers.DebertaConfig()
+    for name in ARCH_FIELDS:
+        assert getattr(ours, name) == _reference_value(ref, name), name
+    assert ours.use_legacy_mlm_head == ref.legacy
+    assert ours.model_type == ref.model_type == "deberta"
+
+
+def test_fixture_configs_exist():
+    assert len(REFERENCE_CONFIGS) >= 40
+
+
+@pytest.mark.parametrize("path", REFERENCE_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
+def test_reference_config_json_loads(path, tmp_path):
+    ours = DebertaConfig.from_pretrained(path.parent)
+    ref = transformers.DebertaConfig.from_pretrained(path.parent)
+    for name in ARCH_FIELDS:
+        assert getattr(ours, name) == _reference_value(ref, name), name
+    assert ours.id2label == ref.id2label
+    # Written back by us, it loads in the reference with the same values, and keys we do not model survive.
+    ours.save_pretrained(tmp_path)
+    again = transformers.DebertaConfig.from_pretrained(tmp_path)
+    for name in ARCH_FIELDS:
+        assert getattr(again, name) == _reference_value(ref, name), name
+    original = json.loads(path.read_text())
+    written = json.loads((tmp_path / "config.json").read_text())
+    for key in original:
+        assert key in written, key
+        if key not in ("id2label", "label2id", "pos_att_type"):
+            assert written[key] == original[key], key
+
+
+def test_our_config_loads_in_reference(tmp_path):
+    ours = DebertaConfig(
+        vocab_size=123, hidden_size=48, num_hidden_layers=3, num_attention_heads=6, intermediate_size=50,
+        hidden_act="gelu_new", relative_attention=True, pos_att_type="c2p|p2c", max_relative_positions=7,
+        position_biased_input=False, type_vocab_size=2, embedding_size=24, pooler_hidden_act="tanh",
+        id2label={0: "neg", 1: "neu", 2: "pos"}, problem_type="single_label_classification", legacy=False,
+    )
+    ours.save_pretrained(tmp_path)
+    ref = transformers.DebertaConfig.from_pretrained(tmp_path)
+    for name in ARCH_FIELDS:
+        assert getattr(ref, name) == getattr(ours, name), name
+    assert ref.legacy is False
+    assert ref.id2label == {0: "neg", 1: "neu", 2: "pos"}
+    assert ref.label2id == {"neg": 0, "neu": 1, "pos": 2}
+    assert DebertaConfig.from_pretrained(tmp_path) == ours
+
+
+def test_unset_legacy_is_not_written_and_reads_as_reference_default(tmp_path):
+    DebertaConfig().save_pretrained(tmp_path)
+    assert "legacy" not in json.loads((tmp_path / "config.json").read_text())
+    assert transformers.DebertaConfig.from_pretrained(tmp_path).legacy is True
+
+
+def test_unknown_keys_round_trip(tmp_path):
+    cfg = DebertaConfig.from_dict({"model_type": "deberta", "my_custom_key": {"a": [1, 2]}, "transformers_version": "9"})
+    assert cfg.my_custom_key == {"a": [1, 2]}
+    cfg.save_pretrained(tmp_path)
+    back = DebertaConfig.from_json_file(tmp_path / "config.json")
+    assert back.my_custom_key == {"a": [1, 2]} and back.transformers_version == "9"
+    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
+        _ = cfg.not_there
+
+
+def test_pos_att_type_string_and_list_forms():
+    assert DebertaConfig(pos_att_type="C2P | p2c").pos_att_type == ["c2p", "p2c"]
+    assert DebertaConfig(pos_att_type=("p2c",)).pos_att_type == ["p2c"]
+    assert DebertaConfig().pos_att_types == []
+
+
+def test_derived_values():
+    cfg = DebertaConfig(hidden_size=64, num_attention_heads=4, pos_att_type="c2p|p2c", max_position_embeddings=100)
+    assert cfg.head_dim == 16
+    assert cfg.attention_scale_factor == 3
+    assert cfg.max_relative_span == 100
+    assert cfg.copy(max_relative_positions=8).max_relative_span == 8
+    assert cfg.classifier_dropout == cfg.hidden_dropout_prob
+    assert cfg.copy(cls_dropout=0.3).classifier_dropout == 0.3
+
+
+def test_num_labels_and_id2label():
+    cfg = DebertaConfig(num_labels=3)
+    assert cfg.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    cfg.num_labels = 5
+    assert len(cfg.id2label) == 5 and cfg.label2id["LABEL_4"] == 4
+    assert DebertaConfig(id2label={"0": "a", "1": "b"}).id2label == {0: "a", 1: "b"}
+    assert DebertaConfig.from_dict(DebertaConfig(num_labels=3).to_dict(), num_labels=4).num_labels == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden_size": 770, "num_attention_heads": 12}, r"hidden_size \(770\) must be divisible by num_attention_heads \(12\)"),
+        ({"pos_att_type": "c2p|p2p"}, r"pos_att_type entry 'p2p' is not supported"),
+        ({"pos_att_type": ["c2p", "c2p"]}, r"repeated entry"),
+        ({"pos_att_type": 3}, r"pos_att_type must be a list"),
+        ({"hidden_act": "gelu_magic"}, r"hidden_act 'gelu_magic' is not a known activation"),
+        ({"pooler_hidden_act": "swishy"}, r"pooler_hidden_act 'swishy' is not a known activation"),
+        ({"hidden_size": -8}, r"hidden_size must be a positive integer, got -8"),
+        ({"vocab_size": 0}, r"vocab_size must be a positive integer, got 0"),
+        ({"num_hidden_layers": 2.5}, r"num_hidden_layers must be a positive integer, got 2.5"),
+        ({"intermediate_size": -1}, r"intermediate_size must be a positive integer"),
+        ({"max_position_embeddings": 0}, r"max_position_embeddings must be a positive integer"),
+        ({"embedding_size": -4}, r"embedding_size must be a positive integer, got -4"),
+        ({"type_vocab_size": -1}, r"type_vocab_size must be a non-negative integer, got -1"),
+        ({"hidden_dropout_prob": 1.5}, r"hidden_dropout_prob must be a probability in \[0, 1\), got 1.5"),
+        ({"attention_probs_dropout_prob": -0.1}, r"attention_probs_dropout_prob must be a probability"),
+        ({"cls_dropout": 2.0}, r"cls_dropout must be a probability"),
+        ({"layer_norm_eps": 0}, r"layer_norm_eps must be a positive number, got 0"),
+        ({"problem_type": "ranking"}, r"problem_type 'ranking' is not one of"),
+        ({"num_labels": 3, "id2label": {0: "a", 1: "b"}}, r"num_labels \(3\) disagrees with id2label, which has 2 entries"),
+        ({"num_labels": 0}, r"num_labels must be a positive integer, got 0"),
+        ({"id2label": {0: "a", 2: "b"}}, r"id2label keys must be 0..1"),
+        ({"id2label": {0: "a", 1: "b"}, "label2id": {"a": 0}}, r"label2id has 1 entries but id2label has 2"),
+        ({"pad_token_id": 10, "vocab_size": 5}, r"pad_token_id must be an integer in \[0, vocab_size=5\), got 10"),
+        ({"relative_attention": "yes"}, r"relative_attention must be true or false, got 'yes'"),
+        ({"max_relative_positions": 1.5}, r"max_relative_positions must be an integer"),
+        ({"talking_head": True}, r"talking_head=True .* is not supported"),
+        ({"legacy": "no"}, r"legacy must be true, false or unset"),
+    ],
+)
+def test_validation_errors_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DebertaConfig(**kwargs)
+
+
+def test_every_activation_name_is_accepted():
+    for name in ACTIVATIONS:
+        DebertaConfig(hidden_act=name, pooler_hidden_act=name)
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no config.json in"):
+        DebertaConfig.from_pretrained(tmp_path)
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        DebertaConfig.from_pretrained(tmp_path)
+    bad.write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ValueError, match="model_type is 'bert'; this package implements 'deberta'"):
+        DebertaConfig.from_pretrained(bad)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        DebertaConfig.from_pretrained(tmp_path / "missing" / "dir")
