@@ -1,0 +1,544 @@
+"""The one declarative weight map: torch state-dict key <-> Keras / reference-h5 weight name.
+
+Each row is ``(torch_key_template, keras_name_template, op)`` plus the torch shape (symbolic dimensions, see
+``DIMENSIONS``) and the condition under which the weight exists (see ``CONDITIONS``). ``{i}`` stands for the
+encoder layer index. The same rows drive both directions (``op`` is inverted for Keras -> torch) and the
+``deberta-convert dump-map`` table.
+
+Naming conventions (the reference's, see docs/weight_map.md):
+
+* torch keys are the reference ``state_dict`` names. Rows of the base groups are written without the base
+  prefix; ``expand`` adds ``deberta.`` for the head models and nothing for ``DebertaModel``.
+* Keras names are the reference ``tf_model.h5`` weight names without the ``<layer group>/<model name>/`` prefix
+  and the ``:0`` suffix, e.g. ``deberta/encoder/layer_._0/attention/self/in_proj/kernel``. They are the same for
+  every architecture (the base model always lives under ``deberta/``).
+* ``transpose``: Dense kernels are ``[in, out]`` in Keras, torch ``Linear.weight`` is ``[out, in]``.
+
+Pure Python + NumPy: imports no framework.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .config import DebertaConfig
+
+# ---------------------------------------------------------------------------------------------------- ops
+# A closed set of invertible array ops: name -> (forward torch->keras, inverse keras->torch).
+OPS: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
+    "identity": (lambda a: a, lambda a: a),
+    "transpose": (lambda a: np.ascontiguousarray(a.T), lambda a: np.ascontiguousarray(a.T)),
+}
+
+
+def apply_op(op: str, array: np.ndarray, *, inverse: bool = False) -> np.ndarray:
+    """Apply ``op`` (torch -> Keras), or its inverse (Keras -> torch) when ``inverse``."""
+    if op not in OPS:
+        raise ValueError(f"unknown weight-map op {op!r}; expected one of {sorted(OPS)}")
+    forward, backward = OPS[op]
+    return backward(array) if inverse else forward(array)
+
+
+def _op_shape(op: str, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    return tuple(reversed(shape)) if op == "transpose" else tuple(shape)
+
+
+# ---------------------------------------------------------------------------------------------------- table
+class Row(NamedTuple):
+    """One weight: torch key template, Keras name template, op, torch shape (dimension names), condition."""
+
+    torch: str
+    keras: str
+    op: str
+    shape: Tuple[str, ...]
+    when: str = "always"
+
+
+# Symbolic dimensions used in ``Row.shape``, resolved from a config.
+DIMENSIONS: Dict[str, Callable[[DebertaConfig], int]] = {
+    "vocab": lambda c: c.vocab_size,
+    "embedding": lambda c: c.embedding_size,
+    "hidden": lambda c: c.hidden_size,
+    "all_heads": lambda c: c.num_attention_heads * c.head_dim,
+    "3*all_heads": lambda c: 3 * c.num_attention_heads * c.head_dim,
+    "intermediate": lambda c: c.intermediate_size,
+    "positions": lambda c: c.max_position_embeddings,
+    "token_types": lambda c: c.type_vocab_size,
+    "2*max_relative": lambda c: 2 * c.max_relative_span,
+    "pooler": lambda c: c.pooler_hidden_size,
+    "labels": lambda c: c.num_labels,
+}
+
+# Conditions under which a row exists (the reference builds the weight only then).
+CONDITIONS: Dict[str, Callable[[DebertaConfig], bool]] = {
+    "always": lambda c: True,
+    "type_vocab_size > 0": lambda c: c.type_vocab_size > 0,
+    "position_biased_input": lambda c: c.position_biased_input,
+    "embedding_size != hidden_size": lambda c: c.embedding_size != c.hidden_size,
+    "relative_attention": lambda c: c.relative_attention,
+    "relative_attention and c2p": lambda c: c.relative_attention and "c2p" in c.pos_att_types,
+    "relative_attention and p2c": lambda c: c.relative_attention and "p2c" in c.pos_att_types,
+}
+
+# Row groups, in the reference TF build order (the order of the h5 ``weight_names``).
+# Base groups: torch templates without the base prefix.
+EMBEDDINGS: Tuple[Row, ...] = (
+    Row("embeddings.word_embeddings.weight", "deberta/embeddings/word_embeddings/weight", "identity", ("vocab", "embedding")),
+    Row("embeddings.token_type_embeddings.weight", "deberta/embeddings/token_type_embeddings/embeddings", "identity",
+        ("token_types", "embedding"), "type_vocab_size > 0"),
+    Row("embeddings.position_embeddings.weight", "deberta/embeddings/position_embeddings/embeddings", "identity",
+        ("positions", "embedding"), "position_biased_input"),
+    Row("embeddings.embed_proj.weight", "deberta/embeddings/embed_proj/kernel", "transpose", ("hidden", "embedding"),
+        "embedding_size != hidden_size"),
+    Row("embeddings.LayerNorm.weight", "deberta/embeddings/LayerNorm/gamma", "identity", ("hidden",)),
+    Row("embeddings.LayerNorm.bias", "deberta/embeddings/LayerNorm/beta", "identity", ("hidden",)),
+)
+ENCODER: Tuple[Row, ...] = (
+    Row("encoder.rel_embeddings.weight", "deberta/encoder/rel_embeddings.weight", "identity",
+        ("2*max_relative", "hidden"), "relative_attention"),
+)
+_L = "encoder.layer.{i}."
+_K = "deberta/encoder/layer_._{i}/"
+LAYER: Tuple[Row, ...] = (
+    Row(_L + "attention.self.q_bias", _K + "attention/self/q_bias", "identity", ("all_heads",)),
+    Row(_L + "attention.self.v_bias", _K + "attention/self/v_bias", "identity", ("all_heads",)),
+    Row(_L + "attention.self.in_proj.weight", _K + "attention/self/in_proj/kernel", "transpose", ("3*all_heads", "hidden")),
+    Row(_L + "attention.self.pos_proj.weight", _K + "attention/self/pos_proj/kernel", "transpose",
+        ("all_heads", "hidden"), "relative_attention and c2p"),
+    Row(_L + "attention.self.pos_q_proj.weight", _K + "attention/self/pos_q_proj/kernel", "transpose",
+        ("all_heads", "hidden"), "relative_attention and p2c"),
+    Row(_L + "attention.self.pos_q_proj.bias", _K + "attention/self/pos_q_proj/bias", "identity",
+        ("all_heads",), "relative_attention and p2c"),
+    Row(_L + "attention.output.dense.weight", _K + "attention/output/dense/kernel", "transpose", ("hidden", "hidden")),
+    Row(_L + "attention.output.dense.bias", _K + "attention/output/dense/bias", "identity", ("hidden",)),
+    Row(_L + "attention.output.LayerNorm.weight", _K + "attention/output/LayerNorm/gamma", "identity", ("hidden",)),
+    Row(_L + "attention.output.LayerNorm.bias", _K + "attention/output/LayerNorm/beta", "identity", ("hidden",)),
+    Row(_L + "intermediate.dense.weight", _K + "intermediate/dense/kernel", "transpose", ("intermediate", "hidden")),
+    Row(_L + "intermediate.dense.bias", _K + "intermediate/dense/bias", "identity", ("intermediate",)),
+    Row(_L + "output.dense.weight", _K + "output/dense/kernel", "transpose", ("hidden", "intermediate")),
+    Row(_L + "output.dense.bias", _K + "output/dense/bias", "identity", ("hidden",)),
+    Row(_L + "output.LayerNorm.weight", _K + "output/LayerNorm/gamma", "identity", ("hidden",)),
+    Row(_L + "output.LayerNorm.bias", _K + "output/LayerNorm/beta", "identity", ("hidden",)),
+)
+# Head groups: absolute torch keys. The legacy MLM decoder is tied to the word embeddings (and its bias to
+# cls.predictions.bias): no row, see TORCH_TOLERATED.
+MLM_LEGACY: Tuple[Row, ...] = (
+    Row("cls.predictions.bias", "cls/predictions/bias", "identity", ("vocab",)),
+    Row("cls.predictions.transform.dense.weight", "cls/predictions/transform/dense/kernel", "transpose", ("embedding", "hidden")),
+    Row("cls.predictions.transform.dense.bias", "cls/predictions/transform/dense/bias", "identity", ("embedding",)),
+    Row("cls.predictions.transform.LayerNorm.weight", "cls/predictions/transform/LayerNorm/gamma", "identity", ("embedding",)),
+    Row("cls.predictions.transform.LayerNorm.bias", "cls/predictions/transform/LayerNorm/beta", "identity", ("embedding",)),
+)
+# The original (hub) MLM head. The reference TF has no such head: these Keras names are ours, in the same style.
+MLM_ORIGINAL: Tuple[Row, ...] = (
+    Row("lm_predictions.lm_head.bias", "lm_predictions/lm_head/bias", "identity", ("vocab",)),
+    Row("lm_predictions.lm_head.dense.weight", "lm_predictions/lm_head/dense/kernel", "transpose", ("hidden", "hidden")),
+    Row("lm_predictions.lm_head.dense.bias", "lm_predictions/lm_head/dense/bias", "identity", ("hidden",)),
+    Row("lm_predictions.lm_head.LayerNorm.weight", "lm_predictions/lm_head/LayerNorm/gamma", "identity", ("hidden",)),
+    Row("lm_predictions.lm_head.LayerNorm.bias", "lm_predictions/lm_head/LayerNorm/beta", "identity", ("hidden",)),
+)
+SEQUENCE_CLASSIFICATION: Tuple[Row, ...] = (
+    Row("pooler.dense.weight", "pooler/dense/kernel", "transpose", ("pooler", "pooler")),
+    Row("pooler.dense.bias", "pooler/dense/bias", "identity", ("pooler",)),
+    # The reference sizes the classifier input by ContextPooler.output_dim, which is hidden_size.
+    Row("classifier.weight", "classifier/kernel", "transpose", ("labels", "hidden")),
+    Row("classifier.bias", "classifier/bias", "identity", ("labels",)),
+)
+TOKEN_CLASSIFICATION: Tuple[Row, ...] = (
+    Row("classifier.weight", "classifier/kernel", "transpose", ("labels", "hidden")),
+    Row("classifier.bias", "classifier/bias", "identity", ("labels",)),
+)
+QUESTION_ANSWERING: Tuple[Row, ...] = (
+    Row("qa_outputs.weight", "qa_outputs/kernel", "transpose", ("labels", "hidden")),
+    Row("qa_outputs.bias", "qa_outputs/bias", "identity", ("labels",)),
+)
+
+GROUPS: Dict[str, Tuple[Row, ...]] = {
+    "embeddings": EMBEDDINGS,
+    "encoder": ENCODER,
+    "layer": LAYER,
+    "mlm_legacy": MLM_LEGACY,
+    "mlm_original": MLM_ORIGINAL,
+    "sequence_classification": SEQUENCE_CLASSIFICATION,
+    "token_classification": TOKEN_CLASSIFICATION,
+    "question_answering": QUESTION_ANSWERING,
+}
+BASE_GROUPS = ("embeddings", "encoder", "layer")
+
+ARCHITECTURES: Tuple[str, ...] = (
+    "DebertaModel",
+    "DebertaForMaskedLM",
+    "DebertaForSequenceClassification",
+    "DebertaForTokenClassification",
+    "DebertaForQuestionAnswering",
+)
+# The head group(s) of each architecture. DebertaForMaskedLM picks one by config.use_legacy_mlm_head.
+HEAD_GROUPS: Dict[str, Tuple[str, ...]] = {
+    "DebertaModel": (),
+    "DebertaForMaskedLM": ("mlm_legacy", "mlm_original"),
+    "DebertaForSequenceClassification": ("sequence_classification",),
+    "DebertaForTokenClassification": ("token_classification",),
+    "DebertaForQuestionAnswering": ("question_answering",),
+}
+BASE_MODEL_PREFIX = "deberta."  # the reference base_model_prefix, torch side
+
+
+class Tolerated(NamedTuple):
+    """A torch key that may be present without a row (template with ``{base}``), and why it is dropped.
+
+    ``tied_to``: the key may only be dropped when it equals that tensor (a tied copy).
+    ``unless``: the key is not tolerated when this condition holds (then it is a real weight with a row).
+    """
+
+    torch: str
+    reason: str
+    architectures: Tuple[str, ...] = ARCHITECTURES
+    tied_to: Optional[str] = None
+    unless: Optional[str] = None
+
+
+# The allow-list of benign extras on the torch side (reference checkpoints carry them).
+TORCH_TOLERATED: Tuple[Tolerated, ...] = (
+    Tolerated("cls.predictions.decoder.weight", "tied copy of the word embeddings (pytorch_model.bin stores it)",
+              ("DebertaForMaskedLM",), tied_to="{base}embeddings.word_embeddings.weight"),
+    Tolerated("cls.predictions.decoder.bias", "tied copy of cls.predictions.bias (pytorch_model.bin stores it)",
+              ("DebertaForMaskedLM",), tied_to="cls.predictions.bias"),
+    Tolerated("{base}embeddings.position_embeddings.weight",
+              "unused when position_biased_input is false (the microsoft/deberta-* hub checkpoints carry it)",
+              unless="position_biased_input"),
+    Tolerated("{base}embeddings.position_ids", "buffer, not a weight (older checkpoints saved it)"),
+)
+
+
+# ---------------------------------------------------------------------------------------------------- errors
+class WeightMapError(ValueError):
+    """A conversion that would be partial: every missing, unexpected and shape-mismatched name at once."""
+
+    def __init__(
+        self,
+        message: str,
+        missing: Sequence[str] = (),
+        unexpected: Sequence[str] = (),
+        mismatched: Sequence[Tuple[str, Tuple[int, ...], Tuple[int, ...]]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.missing = list(missing)
+        self.unexpected = list(unexpected)
+        self.mismatched = list(mismatched)  # (name, expected shape, got shape)
+
+
+# ---------------------------------------------------------------------------------------------------- expansion
+@dataclass(frozen=True)
+class MapEntry:
+    """One row expanded for a config: concrete names and shapes."""
+
+    torch_key: str
+    keras_name: str
+    op: str
+    torch_shape: Tuple[int, ...]
+    keras_shape: Tuple[int, ...]
+    group: str
+
+
+def normalize_architecture(architecture: str) -> str:
+    """``"TFDebertaForMaskedLM"`` / ``"DebertaForMaskedLM"`` -> ``"DebertaForMaskedLM"``; error if unknown."""
+    name = architecture[2:] if isinstance(architecture, str) and architecture.startswith("TFDeberta") else architecture
+    if name not in ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; expected one of {list(ARCHITECTURES)} (optionally with a 'TF' prefix)"
+        )
+    return name
+
+
+def torch_base_prefix(architecture: str) -> str:
+    """The torch key prefix of the base model: '' for DebertaModel, 'deberta.' for the head models."""
+    return "" if normalize_architecture(architecture) == "DebertaModel" else BASE_MODEL_PREFIX
+
+
+def groups_for(config: DebertaConfig, architecture: str) -> Tuple[str, ...]:
+    """The row groups that make up ``architecture`` under ``config``."""
+    arch = normalize_architecture(architecture)
+    heads = HEAD_GROUPS[arch]
+    if arch == "DebertaForMaskedLM":
+        heads = ("mlm_legacy",) if config.use_legacy_mlm_head else ("mlm_original",)
+    return BASE_GROUPS + heads
+
+
+def _shape(row: Row, config: DebertaConfig) -> Tuple[int, ...]:
+    return tuple(DIMENSIONS[dim](config) for dim in row.shape)
+
+
+def expand(config: DebertaConfig, architecture: str) -> List[MapEntry]:
+    """Every weight of ``architecture`` built from ``config``, in the reference TF order."""
+    if not isinstance(config, DebertaConfig):
+        raise TypeError(f"expand needs a deberta_core.DebertaConfig, got {type(config).__name__}")
+    prefix = torch_base_prefix(architecture)
+    entries: List[MapEntry] = []
+    for group in groups_for(config, architecture):
+        base = group in BASE_GROUPS
+        indices: Iterable[Optional[int]] = range(config.num_hidden_layers) if group == "layer" else (None,)
+        for i in indices:
+            for row in GROUPS[group]:
+                if not CONDITIONS[row.when](config):
+                    continue
+                torch_key = (prefix if base else "") + (row.torch.format(i=i) if i is not None else row.torch)
+                keras_name = row.keras.format(i=i) if i is not None else row.keras
+                torch_shape = _shape(row, config)
+                entries.append(
+                    MapEntry(torch_key, keras_name, row.op, torch_shape, _op_shape(row.op, torch_shape), group)
+                )
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------------- conversion
+class ConvertedWeights(dict):
+    """The converted ``name -> array`` dict, plus what was left out.
+
+    ``ignored``: tolerated input names that were dropped (see ``TORCH_TOLERATED``), for the caller to log.
+    ``missing`` / ``unexpected``: only non-empty with ``strict=False``.
+    """
+
+    ignored: List[str]
+    missing: List[str]
+    unexpected: List[str]
+
+
+def _format_report(
+    direction: str, architecture: str, source: Optional[str], missing: List[str], unexpected: List[str],
+    mismatched: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]],
+) -> str:
+    where = f" from {source}" if source else ""
+    counts = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} with the wrong shape"
+    lines = [f"cannot convert {direction} weights for {architecture}{where}: {counts}"]
+    if missing:
+        lines.append("  missing (the map expects them, the input lacks them):")
+        lines += [f"    {name}" for name in missing]
+    if unexpected:
+        lines.append("  unexpected (in the input, no row of the map for this config):")
+        lines += [f"    {name}" for name in unexpected]
+    if mismatched:
+        lines.append("  wrong shape (expected vs got):")
+        lines += [f"    {name}: expected {tuple(exp)}, got {tuple(got)}" for name, exp, got in mismatched]
+    return "\n".join(lines)
+
+
+def _tolerated_torch_keys(
+    tensors: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str
+) -> Tuple[Dict[str, str], List[Tuple[str, str, str]]]:
+    """Keys of ``tensors`` on the allow-list -> reason; and (key, tied_to, reason) needing an equality check."""
+    prefix = torch_base_prefix(architecture)
+    plain: Dict[str, str] = {}
+    tied: List[Tuple[str, str, str]] = []
+    for item in TORCH_TOLERATED:
+        if architecture not in item.architectures:
+            continue
+        if item.unless is not None and CONDITIONS[item.unless](config):
+            continue
+        key = item.torch.format(base=prefix)
+        if key not in tensors:
+            continue
+        if item.tied_to is None:
+            plain[key] = item.reason
+        else:
+            tied.append((key, item.tied_to.format(base=prefix), item.reason))
+    return plain, tied
+
+
+def _convert(
+    tensors: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str, *, to_keras: bool,
+    strict: bool, source: Optional[str],
+) -> ConvertedWeights:
+    arch = normalize_architecture(architecture)
+    entries = expand(config, arch)
+    src_name = (lambda e: e.torch_key) if to_keras else (lambda e: e.keras_name)
+    dst_name = (lambda e: e.keras_name) if to_keras else (lambda e: e.torch_key)
+    src_shape = (lambda e: e.torch_shape) if to_keras else (lambda e: e.keras_shape)
+    direction = "torch -> keras" if to_keras else "keras -> torch"
+
+    known = {src_name(e) for e in entries}
+    ignored: List[str] = []
+    unexpected: List[str] = []
+    if to_keras:
+        plain, tied = _tolerated_torch_keys(tensors, config, arch)
+        ignored += list(plain)
+        for key, tied_to, _reason in tied:
+            source_array = tensors.get(tied_to)
+            value = np.asarray(tensors[key])
+            if source_array is None or (
+                np.shape(source_array) == value.shape and np.array_equal(np.asarray(source_array), value)
+            ):
+                ignored.append(key)
+            else:
+                unexpected.append(f"{key} (differs from {tied_to}, to which it should be tied)")
+    handled = set(ignored) | {u.split(" ", 1)[0] for u in unexpected}
+    unexpected += [name for name in tensors if name not in known and name not in handled]
+    missing = [src_name(e) for e in entries if src_name(e) not in tensors]
+    mismatched = []
+    for e in entries:
+        name = src_name(e)
+        if name in tensors and tuple(np.shape(tensors[name])) != src_shape(e):
+            mismatched.append((name, src_shape(e), tuple(np.shape(tensors[name]))))
+    if mismatched or (strict and (missing or unexpected)):
+        raise WeightMapError(
+            _format_report(direction, arch, source, missing, unexpected, mismatched), missing, unexpected, mismatched
+        )
+
+    out = ConvertedWeights()
+    for e in entries:
+        name = src_name(e)
+        if name in tensors:
+            out[dst_name(e)] = apply_op(e.op, np.asarray(tensors[name]), inverse=not to_keras)
+    out.ignored = ignored
+    out.missing = missing
+    out.unexpected = unexpected
+    return out
+
+
+def torch_to_keras(
+    tensors: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str, *, strict: bool = True,
+    source: Optional[str] = None,
+) -> ConvertedWeights:
+    """Torch state-dict arrays -> canonical Keras names, ops applied, in the reference TF order.
+
+    Raises one ``WeightMapError`` listing every missing, unexpected and wrongly shaped key (``source``, e.g. the
+    file name, is quoted in the message). With ``strict=False`` missing/unexpected keys are only recorded on the
+    result; shape mismatches always raise. Tolerated extras are dropped and listed in ``result.ignored``.
+    """
+    return _convert(tensors, config, architecture, to_keras=True, strict=strict, source=source)
+
+
+def keras_to_torch(
+    weights: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str, *, strict: bool = True,
+    source: Optional[str] = None,
+) -> ConvertedWeights:
+    """Canonical Keras names -> torch state-dict keys (reference prefix convention), inverse ops applied.
+
+    Same error contract as ``torch_to_keras``.
+    """
+    return _convert(weights, config, architecture, to_keras=False, strict=strict, source=source)
+
+
+# ---------------------------------------------------------------------------------------------------- torch key layout
+@dataclass(frozen=True)
+class TorchLayout:
+    """What a torch state dict's keys say about its naming.
+
+    ``base_prefixed``: base keys carry ``deberta.`` (a head-model checkpoint); None when there are no base keys.
+    ``mlm_head``: ``"legacy"`` (``cls.predictions.*``), ``"original"`` (``lm_predictions.lm_head.*``) or None.
+    """
+
+    base_prefixed: Optional[bool]
+    mlm_head: Optional[str]
+
+    @property
+    def legacy(self) -> Optional[bool]:
+        """The config ``legacy`` value this layout implies (None: no MLM head)."""
+        return None if self.mlm_head is None else self.mlm_head == "legacy"
+
+
+def detect_torch_layout(keys: Iterable[str]) -> TorchLayout:
+    """Classify torch state-dict keys: base-model prefix or not, legacy or original MLM head (if any)."""
+    keys = list(keys)
+    base_roots = ("embeddings.", "encoder.")
+    prefixed = any(k.startswith(BASE_MODEL_PREFIX + r) for k in keys for r in base_roots)
+    bare = any(k.startswith(base_roots) for k in keys)
+    if prefixed and bare:
+        raise ValueError(
+            "the state dict mixes base-model keys with and without the 'deberta.' prefix "
+            f"(e.g. {next(k for k in keys if k.startswith(BASE_MODEL_PREFIX))!r} and "
+            f"{next(k for k in keys if k.startswith(base_roots))!r}); expected one convention"
+        )
+    legacy = any(k.startswith("cls.predictions.") for k in keys)
+    original = any(k.startswith("lm_predictions.lm_head.") for k in keys)
+    if legacy and original:
+        raise ValueError(
+            "the state dict holds both MLM head layouts ('cls.predictions.*' and 'lm_predictions.lm_head.*'); "
+            "expected one of them"
+        )
+    return TorchLayout(
+        base_prefixed=True if prefixed else (False if bare else None),
+        mlm_head="legacy" if legacy else ("original" if original else None),
+    )
+
+
+def adapt_torch_prefix(
+    tensors: Mapping[str, np.ndarray], architecture: str
+) -> Tuple[Dict[str, np.ndarray], List[str]]:
+    """Rename base keys to the convention of ``architecture`` (as the reference loader does).
+
+    A head-model checkpoint loaded as ``DebertaModel``: ``deberta.`` is stripped and the head keys are dropped
+    (returned as the second element). A base checkpoint loaded as a head model: ``deberta.`` is added (the head
+    weights are then missing, which ``torch_to_keras(strict=False)`` reports).
+    """
+    arch = normalize_architecture(architecture)
+    layout = detect_torch_layout(tensors)
+    if layout.base_prefixed is None:
+        return dict(tensors), []
+    if arch == "DebertaModel" and layout.base_prefixed:
+        kept = {k[len(BASE_MODEL_PREFIX):]: v for k, v in tensors.items() if k.startswith(BASE_MODEL_PREFIX)}
+        return kept, [k for k in tensors if not k.startswith(BASE_MODEL_PREFIX)]
+    if arch != "DebertaModel" and not layout.base_prefixed:
+        return {(BASE_MODEL_PREFIX + k if k.startswith(("embeddings.", "encoder.")) else k): v
+                for k, v in tensors.items()}, []
+    return dict(tensors), []
+
+
+# ---------------------------------------------------------------------------------------------------- h5 ordering
+def _keras_patterns() -> List[Tuple[re.Pattern, int, int]]:
+    patterns = []
+    for g, (group, rows) in enumerate(GROUPS.items()):
+        for r, row in enumerate(rows):
+            regex = "^" + re.escape(row.keras).replace(re.escape("{i}"), r"(\d+)") + "$"
+            patterns.append((re.compile(regex), g, r))
+    return patterns
+
+
+_KERAS_PATTERNS = _keras_patterns()
+
+
+def keras_sort_key(name: str) -> Tuple[int, int, int]:
+    """Position of a canonical Keras name in the reference TF order: (group, layer index, row).
+
+    Raises ValueError for a name that matches no row.
+    """
+    for pattern, g, r in _KERAS_PATTERNS:
+        match = pattern.match(name)
+        if match:
+            return (g, int(match.group(1)) if match.groups() else -1, r)
+    raise ValueError(f"{name!r} matches no row of the weight map (expected names such as "
+                     f"'deberta/encoder/layer_._0/attention/self/in_proj/kernel')")
+
+
+# ---------------------------------------------------------------------------------------------------- dump
+def dump(config: DebertaConfig, architecture: str) -> str:
+    """The expanded table as aligned text: torch key, op, Keras name, shapes; then the tolerated extras."""
+    arch = normalize_architecture(architecture)
+    entries = expand(config, arch)
+    header = ("torch key", "op", "keras name", "torch shape", "keras shape")
+    rows = [(e.torch_key, e.op, e.keras_name, str(list(e.torch_shape)), str(list(e.keras_shape))) for e in entries]
+    widths = [max(len(r[c]) for r in rows + [header]) for c in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [
+        f"# weight map for {arch} ({len(entries)} weights; groups: {', '.join(groups_for(config, arch))})",
+        fmt.format(*header).rstrip(),
+    ]
+    lines += [fmt.format(*r).rstrip() for r in rows]
+    prefix = torch_base_prefix(arch)
+    tolerated = [t for t in TORCH_TOLERATED if arch in t.architectures
+                 and not (t.unless is not None and CONDITIONS[t.unless](config))]
+    if tolerated:
+        lines.append("# tolerated torch extras (dropped, reported as ignored):")
+        lines += [f"#   {t.torch.format(base=prefix)}: {t.reason}" for t in tolerated]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "ARCHITECTURES", "CONDITIONS", "DIMENSIONS", "GROUPS", "OPS", "TORCH_TOLERATED", "ConvertedWeights", "MapEntry",
+    "Row", "TorchLayout", "Tolerated", "WeightMapError", "adapt_torch_prefix", "apply_op", "detect_torch_layout",
+    "dump", "expand", "groups_for", "keras_sort_key", "keras_to_torch", "normalize_architecture",
+    "torch_base_prefix", "torch_to_keras",
+]
