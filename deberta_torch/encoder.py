@@ -1,0 +1,122 @@
+"""DebertaLayer (attention + feed-forward) and DebertaEncoder (the stack, with rel_embeddings)."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from deberta_core import DebertaConfig, ModelOutput
+
+from .activations import get_activation
+from .attention import DebertaAttention, RelativePositions, build_relative_positions
+from .embeddings import DebertaLayerNorm
+
+
+class DebertaIntermediate(nn.Module):
+    def __init__(self, config: DebertaConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate_act_fn = get_activation(config.hidden_act)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.intermediate_act_fn(hidden_states)
+        return hidden_states
+
+
+class DebertaOutput(nn.Module):
+    def __init__(self, config: DebertaConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = DebertaLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.dropout(hidden_states)
+        hidden_states = self.LayerNorm(hidden_states + input_tensor)
+        return hidden_states
+
+
+class DebertaLayer(nn.Module):
+    def __init__(self, config: DebertaConfig) -> None:
+        super().__init__()
+        self.attention = DebertaAttention(config)
+        self.intermediate = DebertaIntermediate(config)
+        self.output = DebertaOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        relative_positions: Optional[RelativePositions] = None,
+        rel_embeddings: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        attention_output, attention_probs = self.attention(
+            hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions
+        )
+        intermediate_output = self.intermediate(attention_output)
+        layer_output = self.output(intermediate_output, attention_output)
+        return layer_output, attention_probs
+
+
+class DebertaEncoder(nn.Module):
+    def __init__(self, config: DebertaConfig) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList([DebertaLayer(config) for _ in range(config.num_hidden_layers)])
+        self.relative_attention = config.relative_attention
+        if config.relative_attention:
+            self.max_relative_positions = config.max_relative_span
+            self.rel_embeddings = nn.Embedding(2 * config.max_relative_span, config.hidden_size)
+        self.gradient_checkpointing = False
+
+    def get_rel_embedding(self) -> Optional[torch.Tensor]:
+        return self.rel_embeddings.weight if self.relative_attention else None
+
+    @staticmethod
+    def get_attention_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+        """Boolean [b, 1, s, s] mask: query i may attend key j. From a 2-D padding mask it is the outer product,
+        so a padded query row is fully masked (and gets all-zero attention)."""
+        attention_mask = attention_mask.bool()
+        if attention_mask.dim() <= 2:
+            attention_mask = attention_mask[:, None, :, None] & attention_mask[:, None, None, :]  # [b, 1, s, s]
+        elif attention_mask.dim() == 3:
+            attention_mask = attention_mask.unsqueeze(1)  # [b, s, s] -> [b, 1, s, s]
+        return attention_mask
+
+    def get_rel_pos(self, hidden_states: torch.Tensor) -> Optional[RelativePositions]:
+        if not self.relative_attention:
+            return None
+        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, hidden_states.device)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> ModelOutput:
+        attention_mask = self.get_attention_mask(attention_mask)
+        relative_positions = self.get_rel_pos(hidden_states)
+        rel_embeddings = self.get_rel_embedding()
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer_module in self.layer:
+            if self.gradient_checkpointing and self.training:
+                hidden_states, attention_probs = checkpoint(
+                    layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings,
+                    output_attentions, use_reentrant=False,
+                )
+            else:
+                hidden_states, attention_probs = layer_module(
+                    hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions
+                )
+            if output_hidden_states:
+                all_hidden_states = all_hidden_states + (hidden_states,)
+            if output_attentions:
+                all_attentions = all_attentions + (attention_probs,)
+        return ModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)

@@ -1,0 +1,185 @@
+"""Reading and writing checkpoints for the torch twin: reference safetensors (incl. shards), pytorch_model.bin
+(weights_only), and tf_model.h5 through the core's weight map (h5py; TensorFlow is never imported)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Tuple
+
+import torch
+
+from deberta_core import DebertaConfig
+from deberta_core.files import SAFE_WEIGHTS_NAME, CheckpointFiles
+
+logger = logging.getLogger("deberta_torch")
+
+BASE_PREFIX = "deberta."
+# Keys of the task heads (any of them): loading one task's checkpoint into another task's model is the normal
+# fine-tuning path, so those keys are reported as warnings, never as errors.
+HEAD_KEY = re.compile(r"^(cls|lm_predictions|pooler|classifier|qa_outputs)\.")
+
+
+class CheckpointLoadError(ValueError):
+    """A checkpoint does not fit the model: every missing, unexpected and mis-shaped key, in one message."""
+
+
+@dataclass
+class LoadReport:
+    missing_keys: List[str] = field(default_factory=list)  # head weights newly initialised (warning)
+    unexpected_keys: List[str] = field(default_factory=list)  # weights of another head, unused (warning)
+    mismatched_keys: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
+    ignored_keys: List[str] = field(default_factory=list)  # known benign extras (tied copies, unused tables)
+
+    def as_dict(self) -> dict:
+        return {
+            "missing_keys": self.missing_keys,
+            "unexpected_keys": self.unexpected_keys,
+            "mismatched_keys": self.mismatched_keys,
+            "ignored_keys": self.ignored_keys,
+        }
+
+
+def expected_extra_keys(config: DebertaConfig) -> List[re.Pattern]:
+    """Keys that real checkpoints carry and the model does not use, loaded without complaint."""
+    patterns = [
+        r"^(deberta\.)?embeddings\.position_ids$",  # a buffer older checkpoints saved
+        r"^cls\.predictions\.decoder\.(weight|bias)$",  # tied copies of the word embeddings / cls.predictions.bias
+    ]
+    if not config.position_biased_input:
+        # The original checkpoints keep an absolute position table even when it is unused.
+        patterns.append(r"^(deberta\.)?embeddings\.position_embeddings\.weight$")
+    return [re.compile(p) for p in patterns]
+
+
+def read_torch_weights(files: CheckpointFiles) -> Dict[str, torch.Tensor]:
+    """The state dict of a folder's torch-format weights (safetensors preferred, then pytorch_model.bin)."""
+    from safetensors.torch import load_file
+
+    if "safetensors" in files.weights:
+        return _load_safetensors(files.weights["safetensors"])
+    if "safetensors_sharded" in files.weights:
+        state: Dict[str, torch.Tensor] = {}
+        for shard in files.shard_files("safetensors_sharded"):
+            state.update(_load_safetensors(shard))
+        return state
+    for fmt in ("pytorch", "pytorch_sharded"):
+        if fmt in files.weights:
+            paths = [files.weights[fmt]] if fmt == "pytorch" else files.shard_files(fmt)
+            state = {}
+            for path in paths:
+                state.update(_load_pickle(path))
+            return state
+    if "tf_h5" in files.weights:
+        raise FileNotFoundError(
+            f"{files.folder!r} holds only TensorFlow weights ({os.path.basename(files.weights['tf_h5'])}); "
+            f"pass from_tf=True to load them"
+        )
+    raise FileNotFoundError(f"no torch weights in {files.folder!r}: looked for model.safetensors, pytorch_model.bin")
+
+
+def _load_safetensors(path: str) -> Dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointLoadError(f"{path!r} is not a readable safetensors file: {err}") from None
+
+
+def _load_pickle(path: str) -> Dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad or unsafe files
+        raise CheckpointLoadError(
+            f"{path!r} could not be loaded as a plain state dict with weights_only=True "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointLoadError(f"{path!r} does not hold a state dict (a mapping of names to tensors)")
+    return dict(state)
+
+
+def read_tf_weights(files: CheckpointFiles, config: DebertaConfig, architecture: str) -> Dict[str, torch.Tensor]:
+    """A reference tf_model.h5 as a torch state dict, through the core's weight map (no TensorFlow import)."""
+    from deberta_core.checkpoint_io import read_tf_h5
+    from deberta_core.weight_map import keras_to_torch
+
+    if "tf_h5" not in files.weights:
+        raise FileNotFoundError(f"from_tf=True but {files.folder!r} has no tf_model.h5")
+    arrays = keras_to_torch(read_tf_h5(files.weights["tf_h5"]), config, architecture)
+    return {name: torch.from_numpy(array.copy()) for name, array in arrays.items()}
+
+
+def save_torch_weights(state: Mapping[str, torch.Tensor], folder: str, safe_serialization: bool = True) -> str:
+    """Write the state dict as model.safetensors (default) or pytorch_model.bin, atomically."""
+    from safetensors.torch import save_file
+
+    os.makedirs(folder, exist_ok=True)
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}
+    if safe_serialization:
+        path = os.path.join(folder, SAFE_WEIGHTS_NAME)
+        tmp = path + ".tmp"
+        save_file(state, tmp, metadata={"format": "pt"})
+    else:
+        path = os.path.join(folder, "pytorch_model.bin")
+        tmp = path + ".tmp"
+        torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def adapt_prefix(state: Dict[str, torch.Tensor], model_keys: List[str]) -> Dict[str, torch.Tensor]:
+    """Add or strip the ``deberta.`` base-model prefix so a base checkpoint loads into a head model and back."""
+    model_has_prefix = any(k.startswith(BASE_PREFIX) for k in model_keys)
+    state_has_prefix = any(k.startswith(BASE_PREFIX) for k in state)
+    if model_has_prefix and not state_has_prefix:
+        return {(k if HEAD_KEY.match(k) else BASE_PREFIX + k): v for k, v in state.items()}
+    if state_has_prefix and not model_has_prefix:
+        return {(k[len(BASE_PREFIX):] if k.startswith(BASE_PREFIX) else k): v for k, v in state.items()}
+    return state
+
+
+def match_state_dict(
+    model: torch.nn.Module, state: Dict[str, torch.Tensor], config: DebertaConfig, ignore_mismatched_sizes: bool = False
+) -> Tuple[Dict[str, torch.Tensor], LoadReport]:
+    """Check a state dict against the model. Returns the tensors to load and a report of the warnings;
+    raises CheckpointLoadError listing every problem at once when the base model does not fit."""
+    own = model.state_dict()
+    state = adapt_prefix(state, list(own))
+    report = LoadReport()
+    benign = expected_extra_keys(config)
+    problems: List[str] = []
+    to_load: Dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        if key not in own:
+            if any(p.match(key) for p in benign):
+                report.ignored_keys.append(key)
+            elif HEAD_KEY.match(key):
+                report.unexpected_keys.append(key)
+            else:
+                problems.append(f"unexpected key {key!r} (shape {tuple(tensor.shape)}): no such weight in {type(model).__name__}")
+            continue
+        if tuple(tensor.shape) != tuple(own[key].shape):
+            report.mismatched_keys.append((key, tuple(tensor.shape), tuple(own[key].shape)))
+            if not (ignore_mismatched_sizes and HEAD_KEY.match(key)):
+                problems.append(
+                    f"shape mismatch for {key!r}: checkpoint has {tuple(tensor.shape)}, the model expects {tuple(own[key].shape)}"
+                )
+            continue
+        to_load[key] = tensor
+    for key in own:
+        if key in state:
+            continue
+        if HEAD_KEY.match(key):
+            report.missing_keys.append(key)
+        else:
+            problems.append(f"missing key {key!r} (shape {tuple(own[key].shape)}): not in the checkpoint")
+    if problems:
+        raise CheckpointLoadError(
+            f"the checkpoint does not fit {type(model).__name__} ({len(problems)} problem(s)):\n  - " + "\n  - ".join(problems)
+        )
+    return to_load, report
