@@ -90,9 +90,15 @@ def _read_one_safetensors(path: str) -> Dict[str, np.ndarray]:
         raise FileNotFoundError(f"no safetensors file at {path!r}")
     try:
         out: Dict[str, np.ndarray] = {}
+        bf16: List[str] = []
         with safe_open(path, framework="numpy") as handle:
             for name in handle.keys():
-                out[name] = handle.get_tensor(name)
+                if handle.get_slice(name).get_dtype() == "BF16":
+                    bf16.append(name)  # NumPy has no bfloat16
+                else:
+                    out[name] = handle.get_tensor(name)
+        if bf16:
+            out.update(_read_bf16_as_float32(path, bf16))
         return out
     except (OSError, FileNotFoundError):
         raise
@@ -102,8 +108,24 @@ def _read_one_safetensors(path: str) -> Dict[str, np.ndarray]:
         ) from err
 
 
+def _read_bf16_as_float32(path: str, names: List[str]) -> Dict[str, np.ndarray]:
+    """BF16 tensors widened to float32 (exact: bfloat16 is the top half of a float32)."""
+    with open(path, "rb") as handle:
+        header_size = int(np.frombuffer(handle.read(8), dtype="<u8")[0])
+        header = json.loads(handle.read(header_size))
+        out = {}
+        for name in names:
+            start, end = header[name]["data_offsets"]
+            handle.seek(8 + header_size + start)
+            raw = np.frombuffer(handle.read(end - start), dtype="<u2")
+            out[name] = (raw.astype("<u4") << 16).view("<f4").reshape(header[name]["shape"])
+        return out
+
+
 def read_safetensors(path_or_index: PathLike) -> Dict[str, np.ndarray]:
     """Read a ``.safetensors`` file, or every shard of a ``model.safetensors.index.json``, into NumPy arrays.
+
+    BF16 tensors (which NumPy cannot hold) are widened to float32 exactly.
 
     For an index, every name it lists must be in its shard, and no name may occur in two shards.
     """

@@ -361,7 +361,7 @@ def _convert(
 
     known = {src_name(e) for e in entries}
     ignored: List[str] = []
-    unexpected: List[str] = []
+    untied: Dict[str, str] = {}  # tolerated-if-tied key that differs from its source -> message
     if to_keras:
         plain, tied = _tolerated_torch_keys(tensors, config, arch)
         ignored += list(plain)
@@ -373,9 +373,8 @@ def _convert(
             ):
                 ignored.append(key)
             else:
-                unexpected.append(f"{key} (differs from {tied_to}, to which it should be tied)")
-    handled = set(ignored) | {u.split(" ", 1)[0] for u in unexpected}
-    unexpected += [name for name in tensors if name not in known and name not in handled]
+                untied[key] = f"{key} (differs from {tied_to}, to which it should be tied)"
+    unexpected = [name for name in tensors if name not in known and name not in ignored]
     missing = [src_name(e) for e in entries if src_name(e) not in tensors]
     mismatched = []
     for e in entries:
@@ -384,7 +383,8 @@ def _convert(
             mismatched.append((name, src_shape(e), tuple(np.shape(tensors[name]))))
     if mismatched or (strict and (missing or unexpected)):
         raise WeightMapError(
-            _format_report(direction, arch, source, missing, unexpected, mismatched), missing, unexpected, mismatched
+            _format_report(direction, arch, source, missing, [untied.get(n, n) for n in unexpected], mismatched),
+            missing, unexpected, mismatched,
         )
 
     out = ConvertedWeights()

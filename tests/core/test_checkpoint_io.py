@@ -284,3 +284,15 @@ def test_written_h5_loads_in_the_reference_tf_classes(tmp_path):
         assert info["unexpected_keys"] == [], (folder, info)
         for output, diff in result["diffs"].items():
             assert diff <= ATOL_SAME_TF, f"{folder}: {output} max |diff| {diff} > {ATOL_SAME_TF}"
+
+
+def test_bf16_safetensors_are_widened_to_float32_exactly(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    values = torch.randn(3, 5, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    save_file({"w": values, "b": torch.arange(4, dtype=torch.int64)}, str(tmp_path / "model.safetensors"))
+    back = cio.read_safetensors(tmp_path / "model.safetensors")
+    assert back["w"].dtype == np.float32 and back["w"].shape == (3, 5)
+    assert _bitwise_equal(back["w"], values.float().numpy())
+    assert _bitwise_equal(back["b"], np.arange(4, dtype=np.int64))

@@ -273,8 +273,9 @@ def test_tolerated_extras_are_dropped_and_returned():
 def test_untied_decoder_is_not_silently_dropped():
     config, tensors = _p1("DebertaForMaskedLM")
     tensors["cls.predictions.decoder.weight"] = tensors["deberta.embeddings.word_embeddings.weight"] + 1
-    with pytest.raises(WeightMapError, match="differs from deberta.embeddings.word_embeddings.weight"):
+    with pytest.raises(WeightMapError, match="differs from deberta.embeddings.word_embeddings.weight") as info:
         torch_to_keras(tensors, config, "DebertaForMaskedLM")
+    assert info.value.unexpected == ["cls.predictions.decoder.weight"]
 
 
 def test_decoder_keys_are_unexpected_outside_masked_lm():
