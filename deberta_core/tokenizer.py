@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import threading
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processors
@@ -389,12 +389,11 @@ class DebertaTokenizer:
         tok.no_padding()
         # The mask token absorbs the whitespace before it (lstrip), as in the pre-v5 reference: "is [MASK]."
         # gives "is" then [MASK], the way the model saw masks in pre-training.
-        added = []
-        for name in ("pad_token", "cls_token", "sep_token", "unk_token", "mask_token"):
-            is_mask = name == "mask_token"
-            added.append(AddedToken(specials[name], lstrip=is_mask, rstrip=False, single_word=False,
-                                    normalized=is_mask, special=True))
-        added.sort(key=lambda token: ids[_name_of(specials, token.content)])
+        added = [
+            AddedToken(specials[name], lstrip=name == "mask_token", rstrip=False, single_word=False,
+                       normalized=name == "mask_token", special=True)
+            for name in sorted(specials, key=lambda name: ids[name])  # in id order, as the reference lists them
+        ]
         tok.add_special_tokens(added)
 
         self._specials = specials
@@ -931,10 +930,6 @@ class DebertaTokenizer:
 
 
 DebertaTokenizerFast = DebertaTokenizer
-
-
-def _name_of(specials: Mapping[str, str], content: str) -> str:
-    return next(name for name, token in specials.items() if token == content)
 
 
 def _as_id_list(token_ids: Any) -> List[int]:
