@@ -2,6 +2,7 @@
 
 from .config import DebertaConfig
 from .outputs import ModelOutput
+from .tokenizer import DebertaTokenizer, DebertaTokenizerFast
 
-__all__ = ["DebertaConfig", "ModelOutput"]
+__all__ = ["DebertaConfig", "DebertaTokenizer", "DebertaTokenizerFast", "ModelOutput"]
 __version__ = "0.1.0"

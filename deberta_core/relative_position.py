@@ -11,9 +11,10 @@ where ``window`` is rows ``[span - a, span + a)`` of ``rel_embeddings`` (``span`
 max_position_embeddings when that is < 1) and ``a = min(max(q, k), span)``. As in the reference code (not the
 paper), both terms index the relative position ``i - j``, clamped to ``[0, 2a - 1]`` after adding ``a``.
 
-The backends compute each term as one matmul against the ``2a`` projected rows, followed by one gather along a
-flattened last axis with the ``[q * k]`` index returned by :func:`c2p_flat_index` / :func:`p2c_flat_index`, so
-no index tensor is ever expanded to ``[b, h, q, k]``.
+The backends compute each term as one matmul against the ``2a`` projected rows, then pick, for each (i, j),
+column ``c2p_index[i, j]`` of row i (c2p) or row j (p2c): by advanced indexing with ``[q, k]`` / ``[q, 1]`` /
+``[1, k]`` index tensors, or by one gather along the flattened last axis with the ``[q * k]`` index of
+:func:`c2p_flat_index` / :func:`p2c_flat_index`. Either way no index tensor is expanded to ``[b, h, q, k]``.
 """
 
 from __future__ import annotations

@@ -20,14 +20,17 @@ from .embeddings import DebertaLayerNorm
 class RelativePositions(NamedTuple):
     """What every layer needs to add the relative-position terms for one sequence length.
 
-    Built once per forward by the encoder (it depends only on the length), shared by all layers. The two
-    indices address the flattened [.., s * 2a] c2p / p2c products, so gathers never expand an index to
-    [b, h, s, s] (port of deberta_core.relative_position.c2p_flat_index / p2c_flat_index).
+    Built once per forward by the encoder (it depends only on the length), shared by all layers.
+    ``rel_index[i, j] = clip(i - j + a, 0, 2a - 1)`` (deberta_core.relative_position.c2p_index); the c2p term
+    reads row i, the p2c term row j, of the [b, h, s, 2a] products, by advanced indexing with the [s, 1] /
+    [1, s] position vectors, so no index tensor is ever expanded to [b, h, s, s] (and torch.export keeps the
+    sequence dimension dynamic, which a flattened [.., s * 2a] gather does not allow).
     """
 
     att_span: int
-    c2p_index: torch.Tensor  # [s * s]
-    p2c_index: torch.Tensor  # [s * s]
+    rel_index: torch.Tensor  # [s, s]
+    rows: torch.Tensor  # [s, 1]
+    cols: torch.Tensor  # [1, s]
 
 
 def build_relative_positions(seq_len: int, max_relative_positions: int, device: torch.device) -> RelativePositions:
@@ -35,9 +38,7 @@ def build_relative_positions(seq_len: int, max_relative_positions: int, device: 
     positions = torch.arange(seq_len, device=device)
     relative_pos = positions[:, None] - positions[None, :]  # [s, s]: i - j
     rel_index = torch.clamp(relative_pos + att_span, 0, 2 * att_span - 1)  # [s, s]
-    c2p_index = (positions[:, None] * (2 * att_span) + rel_index).reshape(-1)  # row i of [s, 2a]
-    p2c_index = (positions[None, :] * (2 * att_span) + rel_index).reshape(-1)  # row j of [s, 2a]
-    return RelativePositions(att_span, c2p_index, p2c_index)
+    return RelativePositions(att_span, rel_index, positions[:, None], positions[None, :])
 
 
 class DisentangledSelfAttention(nn.Module):
@@ -77,8 +78,9 @@ class DisentangledSelfAttention(nn.Module):
         """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend)."""
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
         query_layer, key_layer, value_layer = qkv.chunk(3, dim=-1)  # [b, h, s, d] each
-        query_layer = query_layer + self.q_bias.view(self.num_attention_heads, 1, -1)  # [h, 1, d] broadcast
-        value_layer = value_layer + self.v_bias.view(self.num_attention_heads, 1, -1)
+        # Biases follow the projection's dtype (under autocast they would otherwise promote q and v to fp32).
+        query_layer = query_layer + self.q_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)  # [h, 1, d]
+        value_layer = value_layer + self.v_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)
         scale = math.sqrt(self.attention_head_size * self.scale_factor)
         query_layer = query_layer / scale
 
@@ -99,15 +101,18 @@ class DisentangledSelfAttention(nn.Module):
             # Fused kernel with the disentangled bias as an additive mask. Fully masked query rows come out of
             # the softmax uniform; zeroing their context gives exactly what the eager path computes.
             bias = torch.zeros((), dtype=query_layer.dtype, device=query_layer.device) if rel_att is None else rel_att
-            bias = bias.masked_fill(~attention_mask, torch.finfo(query_layer.dtype).min)  # [b, h|1, s, s]
+            bias = bias.to(query_layer.dtype)
+            bias = bias.masked_fill(~attention_mask, torch.finfo(bias.dtype).min)  # [b, h|1, s, s]
             context_layer = F.scaled_dot_product_attention(
-                query_layer, key_layer, value_layer, attn_mask=bias.to(query_layer.dtype),
+                query_layer, key_layer, value_layer, attn_mask=bias,
                 dropout_p=self.dropout.p if self.training else 0.0, scale=1.0,
             )  # [b, h, s, d]
             attention_probs = None
             context_layer = context_layer * attention_mask.any(dim=-1, keepdim=True).to(context_layer.dtype)
-        context_layer = context_layer.transpose(1, 2)  # [b, s, h, d]
-        context_layer = context_layer.reshape(context_layer.shape[:2] + (self.all_head_size,))  # [b, s, e]
+        # An explicit contiguous copy: the fused kernel may hand back [b, s, h, d] memory, and exporters that
+        # decompose it must not be left with a view recorded against the other layout.
+        context_layer = context_layer.transpose(1, 2).clone(memory_format=torch.contiguous_format)  # [b, s, h, d]
+        context_layer = context_layer.flatten(2)  # [b, s, e]
         return context_layer, attention_probs
 
     def disentangled_att_bias(
@@ -126,14 +131,12 @@ class DisentangledSelfAttention(nn.Module):
         if "c2p" in self.pos_att_type:
             pos_key_layer = self.transpose_for_scores(self.pos_proj(rel_embeddings))  # [1, h, 2a, d]
             c2p_att = torch.matmul(query_layer, pos_key_layer.transpose(-1, -2))  # [b, h, s, 2a]
-            c2p_att = c2p_att.flatten(-2).index_select(-1, relative_positions.c2p_index)  # [b, h, s * s]
-            score = c2p_att.view(batch, heads, seq_len, seq_len)  # [b, h, s, s]
+            score = c2p_att[:, :, relative_positions.rows, relative_positions.rel_index]  # [b, h, s, s]
         if "p2c" in self.pos_att_type:
             pos_query_layer = self.transpose_for_scores(self.pos_q_proj(rel_embeddings))  # [1, h, 2a, d]
             pos_query_layer = pos_query_layer / math.sqrt(pos_query_layer.shape[-1] * self.scale_factor)
             p2c_att = torch.matmul(key_layer, pos_query_layer.transpose(-1, -2))  # [b, h, s, 2a]
-            p2c_att = p2c_att.flatten(-2).index_select(-1, relative_positions.p2c_index)  # [b, h, s * s]
-            p2c_att = p2c_att.view(batch, heads, seq_len, seq_len)  # [b, h, s, s]
+            p2c_att = p2c_att[:, :, relative_positions.cols, relative_positions.rel_index]  # [b, h, s, s]
             score = p2c_att if score is None else score + p2c_att
         return score
 

@@ -103,15 +103,27 @@ def _load_pickle(path: str) -> Dict[str, torch.Tensor]:
     return dict(state)
 
 
-def read_tf_weights(files: CheckpointFiles, config: DebertaConfig, architecture: str) -> Dict[str, torch.Tensor]:
-    """A reference tf_model.h5 as a torch state dict, through the core's weight map (no TensorFlow import)."""
+def read_tf_weights(
+    files: CheckpointFiles, config: DebertaConfig, architecture: str
+) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """A reference tf_model.h5 as a torch state dict, through the core's weight map (no TensorFlow import).
+
+    Returns the state dict and the h5 names of other heads' weights that were left out (the caller reports
+    them as unused). Encoder weights the map does not know are an error; missing ones are reported by
+    ``match_state_dict`` with everything else.
+    """
     from deberta_core.checkpoint_io import read_tf_h5
     from deberta_core.weight_map import keras_to_torch
 
     if "tf_h5" not in files.weights:
         raise FileNotFoundError(f"from_tf=True but {files.folder!r} has no tf_model.h5")
-    arrays = keras_to_torch(read_tf_h5(files.weights["tf_h5"]), config, architecture)
-    return {name: torch.from_numpy(array.copy()) for name, array in arrays.items()}
+    path = files.weights["tf_h5"]
+    arrays = keras_to_torch(read_tf_h5(path), config, architecture, strict=False, source=path)
+    unknown = [name for name in arrays.unexpected if name.startswith("deberta/")]
+    if unknown:
+        raise CheckpointLoadError(f"{path!r} holds encoder weights {type(config).__name__} has no place for: {unknown}")
+    state = {name: torch.from_numpy(array.copy()) for name, array in arrays.items()}
+    return state, list(arrays.unexpected)
 
 
 def save_torch_weights(state: Mapping[str, torch.Tensor], folder: str, safe_serialization: bool = True) -> str:

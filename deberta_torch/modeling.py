@@ -19,6 +19,24 @@ from .encoder import DebertaEncoder
 
 logger = logging.getLogger("deberta_torch")
 
+
+def _register_model_output_pytree() -> None:
+    """Let torch.export / torch.compile see through ModelOutput (an ordered mapping of tensors)."""
+    from torch.utils import _pytree
+
+    try:
+        _pytree.register_pytree_node(
+            ModelOutput,
+            lambda out: (list(out.values()), list(out.keys())),
+            lambda values, keys: ModelOutput(zip(keys, values)),
+            serialized_type_name="deberta_core.outputs.ModelOutput",
+        )
+    except ValueError:  # already registered (module reloaded)
+        pass
+
+
+_register_model_output_pytree()
+
 _HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
 
 
@@ -135,14 +153,15 @@ class DebertaPreTrainedModel(nn.Module):
             config = DebertaConfig.from_json_file(files.config, **kwargs)
         elif kwargs:
             config = config.copy(**kwargs)
+        unused_tf_weights: list = []
         if from_tf:
-            architecture = cls.__name__
-            state = io.read_tf_weights(files, config, architecture)
+            state, unused_tf_weights = io.read_tf_weights(files, config, cls.__name__)
         else:
             state = io.read_torch_weights(files)
         config = cls._prepare_config_for_state(config, list(state))
         model = cls(config)
         to_load, report = io.match_state_dict(model, state, config, ignore_mismatched_sizes)
+        report.unexpected_keys += unused_tf_weights
         model.load_state_dict(to_load, strict=False)
         for kind, keys in (("newly initialised", report.missing_keys), ("not used", report.unexpected_keys)):
             if keys:

@@ -1,0 +1,240 @@
+"""Reference checkpoints (written by the reference library) load and reproduce its outputs; what we save loads
+in the reference; loading errors list every problem at once."""
+
+import json
+import logging
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+import deberta_torch
+from deberta_core import DebertaConfig
+from deberta_torch import CheckpointLoadError
+
+from conftest import HF_FIXTURES
+from torch_helpers import ATOL_FP32, make_inputs
+
+MANIFEST = json.loads((HF_FIXTURES / "manifest.json").read_text())
+CLASS_OF = {m["name"]: m["class_name"] for m in MANIFEST["models"]}
+# The reference writes MLM logits after a vocab-sized matmul: a little more round-off than other outputs.
+ATOL_MLM_LOGITS = 2e-5
+
+
+def _class_for(name: str):
+    base = name.replace("_hublike", "")
+    return getattr(deberta_torch, CLASS_OF[base])
+
+
+def _inputs(expected):
+    return {k: torch.from_numpy(expected[k]) for k in ("input_ids", "attention_mask", "token_type_ids") if k in expected}
+
+
+def _labels(expected):
+    return {k: torch.from_numpy(expected[k]) for k in ("labels", "start_positions", "end_positions") if k in expected}
+
+
+def _check_outputs(model, expected, valid_only: bool):
+    inputs = _inputs(expected)
+    rows = torch.from_numpy(expected["attention_mask"]).bool() if valid_only else None
+    with torch.no_grad():
+        out = model(**inputs, output_hidden_states=True, output_attentions=True)
+    diffs = {}
+
+    def diff(ours, ref, per_token):
+        ours, ref = ours.numpy(), np.asarray(ref)
+        if rows is not None and per_token:
+            ours, ref = ours[rows.numpy()], ref[rows.numpy()]
+        return float(np.abs(ours - ref).max())
+
+    for i, hidden in enumerate(out.hidden_states):
+        diffs[f"hidden_states.{i}"] = diff(hidden, expected["hidden_states"][i], True)
+    for i, attention in enumerate(out.attentions):
+        ours, ref = attention.numpy(), expected["attentions"][i]
+        if rows is not None:
+            query_rows = rows.numpy()[:, None, :].repeat(ours.shape[1], axis=1)
+            ours, ref = ours[query_rows], ref[query_rows]
+        diffs[f"attentions.{i}"] = float(np.abs(ours - ref).max())
+    for name in ("last_hidden_state", "logits", "start_logits", "end_logits"):
+        if name in expected:
+            per_token = expected[name].ndim >= 2 and expected[name].shape[:2] == expected["attention_mask"].shape
+            diffs[name] = diff(out[name], expected[name], per_token)
+    return diffs
+
+
+PT_DIRS = sorted(p for p in (HF_FIXTURES / "pt_v5").iterdir())
+TF_DIRS = sorted(p for p in (HF_FIXTURES / "tf_457").iterdir())
+BIN_DIRS = sorted(p for p in (HF_FIXTURES / "pt_457_bin").iterdir())
+
+
+@pytest.mark.parametrize("folder", PT_DIRS + BIN_DIRS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_reference_torch_checkpoint_reproduces_outputs(folder):
+    model = _class_for(folder.name).from_pretrained(folder)
+    expected = np.load(folder / "expected.npz")
+    diffs = _check_outputs(model, expected, valid_only=True)
+    for name, value in diffs.items():
+        limit = ATOL_MLM_LOGITS if name == "logits" and "mlm" in folder.name else ATOL_FP32
+        assert value <= limit, f"{name}: {value:.3g}"
+    labels = _labels(expected)
+    if labels and "loss" in expected and "__qa" not in folder.name:
+        with torch.no_grad():
+            loss = model(**_inputs(expected), **labels).loss
+        assert abs(float(loss) - float(expected["loss"])) <= ATOL_FP32
+
+
+@pytest.mark.parametrize("folder", TF_DIRS, ids=lambda p: p.name)
+def test_reference_tf_checkpoint_loads_with_from_tf_and_matches_every_position(folder):
+    """The reference TF classes share our padded-row semantics, so every position must agree."""
+    model = _class_for(folder.name).from_pretrained(folder, from_tf=True)
+    expected = np.load(folder / "expected_tf.npz")
+    for name, value in _check_outputs(model, expected, valid_only=False).items():
+        limit = ATOL_MLM_LOGITS if name == "logits" and "mlm" in folder.name else ATOL_FP32
+        assert value <= limit, f"{name}: {value:.3g}"
+    labels = _labels(expected)
+    if labels and "loss" in expected:
+        with torch.no_grad():
+            loss = model(**_inputs(expected), **labels).loss
+        # The TF classes return per-example (or masked-mean) losses; their mean is the reduced loss.
+        assert abs(float(loss) - float(np.mean(expected["loss"]))) <= ATOL_FP32
+
+
+def test_tf_head_checkpoint_into_bare_encoder_reports_unused_head():
+    folder = HF_FIXTURES / "tf_457" / "p1_rel_c2p_p2c__seqcls"
+    model, info = deberta_torch.DebertaModel.from_pretrained(folder, from_tf=True, output_loading_info=True)
+    assert sorted(info["unexpected_keys"]) == ["classifier/bias", "classifier/kernel", "pooler/dense/bias", "pooler/dense/kernel"]
+    expected = np.load(folder / "expected_tf.npz")
+    with torch.no_grad():
+        hidden = model(**_inputs(expected)).last_hidden_state.numpy()
+    assert np.abs(hidden - expected["hidden_states"][-1]).max() <= ATOL_FP32
+
+
+def test_tf_only_folder_without_from_tf_says_so():
+    with pytest.raises(FileNotFoundError, match="pass from_tf=True"):
+        deberta_torch.DebertaModel.from_pretrained(HF_FIXTURES / "tf_457" / "p1_rel_c2p_p2c__model")
+
+
+@pytest.mark.parametrize("name", ["p1_rel_c2p_p2c__mlm", "p4_embproj__seqcls", "p2_rel_p2c_clamp16__qa"])
+def test_saved_folder_loads_in_reference_without_missing_keys(name, tmp_path):
+    source = HF_FIXTURES / "pt_v5" / name
+    model = _class_for(name).from_pretrained(source)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
+    ref_cls = getattr(transformers, CLASS_OF[name])
+    reference, info = ref_cls.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    expected = np.load(source / "expected.npz")
+    inputs = _inputs(expected)
+    rows = inputs["attention_mask"].bool()
+    with torch.no_grad():
+        ours, theirs = model(**inputs), reference.eval()(**inputs)
+    key = "start_logits" if "qa" in name else "logits"
+    ours, theirs = ours[key], theirs[key]
+    if ours.dim() >= 2 and ours.shape[:2] == rows.shape:
+        ours, theirs = ours[rows], theirs[rows]
+    assert float((ours - theirs).abs().max()) <= ATOL_FP32
+    # And back in our own loader, bit for bit.
+    again = _class_for(name).from_pretrained(tmp_path)
+    for (n1, p1), (n2, p2) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert n1 == n2 and torch.equal(p1, p2)
+    model.save_pretrained(tmp_path / "bin", safe_serialization=False)
+    assert (tmp_path / "bin" / "pytorch_model.bin").exists()
+    _class_for(name).from_pretrained(tmp_path / "bin")
+
+
+def test_original_mlm_naming_is_picked_from_the_checkpoint(caplog):
+    folder = HF_FIXTURES / "pt_v5" / "p1_rel_c2p_p2c__mlm_nolegacy_hublike"
+    config = DebertaConfig.from_pretrained(folder)
+    # The hub-like copy says nothing about `legacy`: the keys decide.
+    unset = config.copy()
+    unset.legacy = None
+    with caplog.at_level(logging.INFO, logger="deberta_torch"):
+        model, info = deberta_torch.DebertaForMaskedLM.from_pretrained(folder, config=unset, output_loading_info=True)
+    assert not model.legacy and "lm_predictions" in "".join(caplog.messages)
+    assert info["ignored_keys"] == ["deberta.embeddings.position_embeddings.weight"]
+    # A config that insists on the reference naming is told what the checkpoint holds.
+    with pytest.raises(CheckpointLoadError, match=r"asks for the cls.predictions MaskedLM head .* holds lm_predictions"):
+        forced = unset.copy(legacy=True)
+        deberta_torch.DebertaForMaskedLM.from_pretrained(folder, config=forced)
+
+
+def test_unused_position_table_is_an_error_when_position_biased_input_is_on(tmp_path):
+    folder = HF_FIXTURES / "pt_v5" / "p1_rel_c2p_p2c__mlm_nolegacy_hublike"
+    config = DebertaConfig.from_pretrained(folder)
+    assert not config.position_biased_input
+    shutil.copytree(folder, tmp_path / "ckpt")
+    config.copy(position_biased_input=True).save_pretrained(tmp_path / "ckpt")
+    model, info = deberta_torch.DebertaForMaskedLM.from_pretrained(tmp_path / "ckpt", output_loading_info=True)
+    assert info["ignored_keys"] == []  # now the table is used, so it is loaded, not ignored
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    source = HF_FIXTURES / "pt_v5" / "p1_rel_c2p_p2c__seqcls"
+    state = deberta_torch.DebertaForSequenceClassification.from_pretrained(source).state_dict()
+    del state["deberta.encoder.layer.1.output.dense.bias"]
+    state["deberta.encoder.layer.0.attention.self.extra"] = torch.zeros(3)
+    state["deberta.embeddings.LayerNorm.weight"] = torch.zeros(5)
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "model.safetensors")
+    shutil.copy(source / "config.json", tmp_path / "config.json")
+    with pytest.raises(CheckpointLoadError) as err:
+        deberta_torch.DebertaForSequenceClassification.from_pretrained(tmp_path)
+    message = str(err.value)
+    assert "3 problem(s)" in message
+    assert "missing key 'deberta.encoder.layer.1.output.dense.bias'" in message
+    assert "unexpected key 'deberta.encoder.layer.0.attention.self.extra'" in message
+    assert "shape mismatch for 'deberta.embeddings.LayerNorm.weight': checkpoint has (5,), the model expects (32,)" in message
+
+
+def test_fresh_head_on_base_checkpoint_is_a_warning(caplog):
+    folder = HF_FIXTURES / "pt_v5" / "p1_rel_c2p_p2c__model"
+    with caplog.at_level(logging.WARNING, logger="deberta_torch"):
+        model, info = deberta_torch.DebertaForSequenceClassification.from_pretrained(
+            folder, num_labels=4, output_loading_info=True)
+    assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight", "pooler.dense.bias", "pooler.dense.weight"]
+    assert "newly initialised" in caplog.text
+    assert model.classifier.out_features == 4
+    # The encoder weights did load (the base checkpoint has no 'deberta.' prefix).
+    base = deberta_torch.DebertaModel.from_pretrained(folder)
+    assert torch.equal(base.encoder.layer[0].attention.self.in_proj.weight,
+                       model.deberta.encoder.layer[0].attention.self.in_proj.weight)
+    # ... and the other way: a head checkpoint into the bare encoder drops the head with a warning.
+    _, info = deberta_torch.DebertaModel.from_pretrained(HF_FIXTURES / "pt_v5" / "p1_rel_c2p_p2c__mlm", output_loading_info=True)
+    assert sorted(info["unexpected_keys"]) == sorted(k for k in info["unexpected_keys"] if k.startswith("cls."))
+    assert info["unexpected_keys"]
+
+
+def test_pickle_that_is_not_a_state_dict_is_refused(tmp_path):
+    import collections
+
+    shutil.copy(HF_FIXTURES / "pt_v5" / "p1_rel_c2p_p2c__model" / "config.json", tmp_path / "config.json")
+    torch.save({"weights": collections.Counter(a=1), "fn": print}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointLoadError, match="weights_only=True"):
+        deberta_torch.DebertaModel.from_pretrained(tmp_path)
+    (tmp_path / "pytorch_model.bin").unlink()
+    (tmp_path / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{trunc")
+    with pytest.raises(CheckpointLoadError, match="not a readable safetensors file"):
+        deberta_torch.DebertaModel.from_pretrained(tmp_path)
+
+
+def test_sharded_safetensors_load(tmp_path):
+    from safetensors.torch import save_file
+
+    source = HF_FIXTURES / "pt_v5" / "p2_rel_p2c_clamp16__model"
+    model = deberta_torch.DebertaModel.from_pretrained(source)
+    state = model.state_dict()
+    names = sorted(state)
+    half = len(names) // 2
+    shards = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
+    weight_map = {}
+    for shard, keys in shards.items():
+        save_file({k: state[k].contiguous() for k in keys}, tmp_path / shard)
+        weight_map.update({k: shard for k in keys})
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    shutil.copy(source / "config.json", tmp_path / "config.json")
+    again = deberta_torch.DebertaModel.from_pretrained(tmp_path)
+    for key, value in again.state_dict().items():
+        assert torch.equal(value, state[key])
