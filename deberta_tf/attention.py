@@ -1,0 +1,182 @@
+"""Disentangled self-attention (content + c2p + p2c), its output block, and the relative-position indices.
+
+Shape legend: b batch, s sequence, h heads, d head dim, a attention span, e hidden size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional, Tuple, Union
+
+import keras
+import tensorflow as tf
+
+from deberta_core import DebertaConfig
+
+from .embeddings import DebertaLayerNorm, initializer, shape_list
+
+
+class RelativePositions(NamedTuple):
+    """What every layer needs to add the relative-position terms for one sequence length.
+
+    Built once per forward by the encoder (it depends only on the length), shared by all layers. The two
+    indices address the flattened [.., s * 2a] c2p / p2c products, so gathers never expand an index to
+    [b, h, s, s] (port of deberta_core.relative_position.c2p_flat_index / p2c_flat_index).
+    """
+
+    att_span: tf.Tensor  # scalar int32 (Keras passes only tensors between layers)
+    c2p_index: tf.Tensor  # [s * s]
+    p2c_index: tf.Tensor  # [s * s]
+
+
+def build_relative_positions(seq_len: Union[int, tf.Tensor], max_relative_positions: int) -> RelativePositions:
+    att_span = tf.minimum(seq_len, max_relative_positions)
+    positions = tf.range(seq_len)
+    relative_pos = positions[:, None] - positions[None, :]  # [s, s]: i - j
+    rel_index = tf.clip_by_value(relative_pos + att_span, 0, 2 * att_span - 1)  # [s, s]
+    c2p_index = tf.reshape(positions[:, None] * (2 * att_span) + rel_index, [-1])  # row i of [s, 2a]
+    p2c_index = tf.reshape(positions[None, :] * (2 * att_span) + rel_index, [-1])  # row j of [s, 2a]
+    return RelativePositions(att_span, c2p_index, p2c_index)
+
+
+class DisentangledSelfAttention(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.head_dim
+        self.all_head_size = config.hidden_size
+        # One fused projection; its output rows are interleaved per head: (q, k, v) of head 0, then head 1, ...
+        self.in_proj = keras.layers.Dense(3 * config.hidden_size, use_bias=False, kernel_initializer=initializer(config),
+                                          name="in_proj", dtype=self.dtype_policy)
+        self.pos_att_type = config.pos_att_types
+        self.relative_attention = config.relative_attention
+        self.scale_factor = config.attention_scale_factor
+        if config.relative_attention:
+            self.max_relative_positions = config.max_relative_span
+            self.pos_dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="pos_dropout", dtype=self.dtype_policy)
+            if "c2p" in self.pos_att_type:
+                self.pos_proj = keras.layers.Dense(config.hidden_size, use_bias=False, kernel_initializer=initializer(config),
+                                                   name="pos_proj", dtype=self.dtype_policy)
+            if "p2c" in self.pos_att_type:
+                self.pos_q_proj = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(config),
+                                                     name="pos_q_proj", dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, name="dropout", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.q_bias = self.add_weight(shape=(self.all_head_size,), initializer="zeros", name="q_bias")
+        self.v_bias = self.add_weight(shape=(self.all_head_size,), initializer="zeros", name="v_bias")
+        self.built = True
+
+    def transpose_for_scores(self, x: tf.Tensor) -> tf.Tensor:
+        x = tf.reshape(x, shape_list(x)[:-1] + [self.num_attention_heads, -1])  # [b, s, h, d']
+        return tf.transpose(x, [0, 2, 1, 3])  # [b, h, s, d']
+
+    def call(
+        self,
+        hidden_states: tf.Tensor,
+        attention_mask: tf.Tensor,
+        relative_positions: Optional[RelativePositions] = None,
+        rel_embeddings: Optional[tf.Tensor] = None,
+        output_attentions: bool = False,
+        training: bool = False,
+    ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend)."""
+        qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
+        query_layer, key_layer, value_layer = tf.split(qkv, 3, axis=-1)  # [b, h, s, d] each
+        query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d] broadcast
+        value_layer = value_layer + tf.reshape(self.v_bias, [self.num_attention_heads, 1, -1])
+        scale = math.sqrt(self.attention_head_size * self.scale_factor)
+        query_layer = query_layer / tf.cast(scale, query_layer.dtype)
+
+        rel_att = None
+        if self.relative_attention and relative_positions is not None and rel_embeddings is not None:
+            rel_att = self.disentangled_att_bias(query_layer, key_layer, relative_positions, rel_embeddings, training)
+
+        # One exact path (no fused kernel in TF): masked keys get probability 0, fully masked query rows
+        # all-zero attention. Scores and softmax in float32 whatever the compute dtype.
+        attention_scores = tf.matmul(query_layer, key_layer, transpose_b=True)  # [b, h, s, s]
+        if rel_att is not None:
+            attention_scores = attention_scores + rel_att
+        attention_scores = tf.where(attention_mask, tf.cast(attention_scores, tf.float32), tf.float32.min)
+        attention_probs = tf.where(attention_mask, tf.nn.softmax(attention_scores, axis=-1), 0.0)
+        attention_probs = tf.cast(attention_probs, value_layer.dtype)
+        context_layer = tf.matmul(self.dropout(attention_probs, training=training), value_layer)  # [b, h, s, d]
+        context_layer = tf.transpose(context_layer, [0, 2, 1, 3])  # [b, s, h, d]
+        context_layer = tf.reshape(context_layer, shape_list(context_layer)[:2] + [self.all_head_size])  # [b, s, e]
+        return context_layer, (attention_probs if output_attentions else None)
+
+    def disentangled_att_bias(
+        self,
+        query_layer: tf.Tensor,
+        key_layer: tf.Tensor,
+        relative_positions: RelativePositions,
+        rel_embeddings: tf.Tensor,
+        training: bool = False,
+    ) -> tf.Tensor:
+        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d]."""
+        batch, heads, seq_len, _ = shape_list(query_layer)
+        att_span = relative_positions.att_span
+        rel_embeddings = rel_embeddings[self.max_relative_positions - att_span : self.max_relative_positions + att_span]
+        rel_embeddings = self.pos_dropout(rel_embeddings, training=training)[None]  # [1, 2a, e]
+        score = None
+        if "c2p" in self.pos_att_type:
+            pos_key_layer = self.transpose_for_scores(self.pos_proj(rel_embeddings))  # [1, h, 2a, d]
+            c2p_att = tf.matmul(query_layer, pos_key_layer, transpose_b=True)  # [b, h, s, 2a]
+            c2p_att = tf.gather(tf.reshape(c2p_att, [batch, heads, -1]), relative_positions.c2p_index, axis=-1)  # [b, h, s * s]
+            score = tf.reshape(c2p_att, [batch, heads, seq_len, seq_len])  # [b, h, s, s]
+        if "p2c" in self.pos_att_type:
+            pos_query_layer = self.transpose_for_scores(self.pos_q_proj(rel_embeddings))  # [1, h, 2a, d]
+            pos_query_layer = pos_query_layer / tf.cast(
+                math.sqrt(pos_query_layer.shape[-1] * self.scale_factor), pos_query_layer.dtype
+            )
+            p2c_att = tf.matmul(key_layer, pos_query_layer, transpose_b=True)  # [b, h, s, 2a]
+            p2c_att = tf.gather(tf.reshape(p2c_att, [batch, heads, -1]), relative_positions.p2c_index, axis=-1)  # [b, h, s * s]
+            p2c_att = tf.reshape(p2c_att, [batch, heads, seq_len, seq_len])  # [b, h, s, s]
+            score = p2c_att if score is None else score + p2c_att
+        return score
+
+
+class DebertaSelfOutput(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(config), name="dense",
+                                        dtype=self.dtype_policy)
+        self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, hidden_states: tf.Tensor, input_tensor: tf.Tensor, training: bool = False) -> tf.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.dropout(hidden_states, training=training)
+        hidden_states = self.LayerNorm(hidden_states + input_tensor)
+        return hidden_states
+
+
+class DebertaAttention(keras.layers.Layer):
+    output = None  # shadows keras' functional-API property so the sublayer can be named as in torch
+
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.self = DisentangledSelfAttention(config, name="self", dtype=self.dtype_policy)
+        self.output = DebertaSelfOutput(config, name="output", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(
+        self,
+        hidden_states: tf.Tensor,
+        attention_mask: tf.Tensor,
+        relative_positions: Optional[RelativePositions] = None,
+        rel_embeddings: Optional[tf.Tensor] = None,
+        output_attentions: bool = False,
+        training: bool = False,
+    ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+        self_output, attention_probs = self.self(
+            hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
+            output_attentions=output_attentions, training=training,
+        )
+        attention_output = self.output(self_output, hidden_states, training=training)
+        return attention_output, attention_probs

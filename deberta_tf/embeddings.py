@@ -1,0 +1,159 @@
+"""DebertaLayerNorm and DebertaEmbeddings (word + absolute position + token type, optional projection)."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Union
+
+import keras
+import tensorflow as tf
+
+from deberta_core import DebertaConfig
+
+
+def shape_list(tensor: tf.Tensor) -> List[Union[int, tf.Tensor]]:
+    """Static dimensions where known, dynamic (scalar tensors) where not: the shape to reshape with."""
+    static = tensor.shape.as_list()
+    dynamic = tf.shape(tensor)
+    return [dynamic[i] if dim is None else dim for i, dim in enumerate(static)]
+
+
+def initializer(config: DebertaConfig) -> keras.initializers.Initializer:
+    """N(0, initializer_range), the reference's init for every Dense kernel and embedding table."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=config.initializer_range)
+
+
+class Embedding(keras.layers.Layer):
+    """A lookup table ``weight`` [num_embeddings, embedding_dim] (nn.Embedding's twin).
+
+    ``weight_name`` is the Keras variable name: the reference calls the word table ``weight`` and the others
+    ``embeddings``.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, weight_name: str = "embeddings",
+                 embeddings_initializer=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.weight_name = weight_name
+        self.embeddings_initializer = embeddings_initializer or "random_normal"
+
+    def build(self, input_shape=None) -> None:
+        self.weight = self.add_weight(
+            shape=(self.num_embeddings, self.embedding_dim), name=self.weight_name,
+            initializer=self.embeddings_initializer,
+        )
+        self.built = True
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        return tf.gather(self.weight, ids)  # [.., embedding_dim]
+
+
+class DebertaLayerNorm(keras.layers.LayerNormalization):
+    """LayerNorm computed in float32 whatever the input dtype (bf16/fp16 safe), cast back to it.
+
+    Same variables (``gamma``, ``beta``) and the same math as the reference's LayerNormalization.
+    """
+
+    def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
+        input_dtype = hidden_states.dtype
+        hidden_states = tf.cast(hidden_states, tf.float32)
+        mean, variance = tf.nn.moments(hidden_states, axes=[-1], keepdims=True)
+        normed = (hidden_states - mean) * tf.math.rsqrt(variance + self.epsilon)
+        normed = normed * tf.cast(self.gamma, tf.float32) + tf.cast(self.beta, tf.float32)
+        return tf.cast(normed, input_dtype)
+
+
+def check_token_ids(input_ids: tf.Tensor, vocab_size: int) -> None:
+    """In eager mode, raise for ids outside [0, vocab_size) (tf.gather would return zeros on GPU, silently)."""
+    if not tf.executing_eagerly() or tf.size(input_ids) == 0:
+        return
+    low, high = int(tf.reduce_min(input_ids)), int(tf.reduce_max(input_ids))
+    if low < 0 or high >= vocab_size:
+        raise ValueError(
+            f"input_ids must be in [0, vocab_size={vocab_size}), got values in [{low}, {high}]"
+        )
+
+
+class DebertaEmbeddings(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.embedding_size = config.embedding_size
+        self.position_biased_input = config.position_biased_input
+        self.max_position_embeddings = config.max_position_embeddings
+        self.vocab_size = config.vocab_size
+        self.word_embeddings = Embedding(config.vocab_size, config.embedding_size, weight_name="weight",
+                                         embeddings_initializer=initializer(config), name="word_embeddings",
+                                         dtype=self.dtype_policy)
+        if config.position_biased_input:
+            self.position_embeddings = Embedding(config.max_position_embeddings, config.embedding_size,
+                                                 embeddings_initializer=initializer(config),
+                                                 name="position_embeddings", dtype=self.dtype_policy)
+        else:
+            self.position_embeddings = None
+        if config.type_vocab_size > 0:
+            self.token_type_embeddings = Embedding(config.type_vocab_size, config.embedding_size,
+                                                   embeddings_initializer=initializer(config),
+                                                   name="token_type_embeddings", dtype=self.dtype_policy)
+        else:
+            self.token_type_embeddings = None
+        if config.embedding_size != config.hidden_size:
+            self.embed_proj = keras.layers.Dense(config.hidden_size, use_bias=False,
+                                                 kernel_initializer=initializer(config), name="embed_proj",
+                                                 dtype=self.dtype_policy)
+        else:
+            self.embed_proj = None
+        self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    # ``mask`` is the padding mask, not a Keras mask: accept it without Keras' masking machinery.
+    supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
+
+    def call(
+        self,
+        input_ids: Optional[tf.Tensor] = None,
+        token_type_ids: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        mask: Optional[tf.Tensor] = None,
+        inputs_embeds: Optional[tf.Tensor] = None,
+        training: bool = False,
+    ) -> tf.Tensor:
+        if inputs_embeds is None:
+            check_token_ids(input_ids, self.vocab_size)
+            inputs_embeds = self.word_embeddings(input_ids)  # [b, s, E]
+        seq_length = shape_list(inputs_embeds)[1]
+        embeddings = inputs_embeds
+        if self.position_embeddings is not None:
+            if isinstance(seq_length, int) and seq_length > self.max_position_embeddings:
+                raise ValueError(
+                    f"sequence length {seq_length} exceeds max_position_embeddings ({self.max_position_embeddings}), "
+                    f"the size of the absolute position table (position_biased_input is on)"
+                )
+            if position_ids is None:
+                position_ids = tf.range(seq_length)[None, :]  # [1, s]
+            embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.token_type_embeddings is not None:
+            if token_type_ids is None:
+                token_type_ids = tf.zeros(shape_list(inputs_embeds)[:2], dtype=tf.int32)
+            embeddings = embeddings + self.token_type_embeddings(token_type_ids)
+        if self.embed_proj is not None:
+            embeddings = self.embed_proj(embeddings)  # [b, s, E] -> [b, s, e]
+        embeddings = self.LayerNorm(embeddings)
+        if mask is not None:
+            embeddings = embeddings * tf.cast(token_mask(mask), embeddings.dtype)[:, :, None]  # [b, s, 1]
+        embeddings = self.dropout(embeddings, training=training)
+        return embeddings
+
+
+def token_mask(mask: tf.Tensor) -> tf.Tensor:
+    """The per-token mask [b, s] from a 2-D padding mask, or from a 3-D/4-D mask as the reference squeezes it."""
+    if mask.shape.rank == 4:
+        mask = tf.squeeze(mask, axis=[1, 2])  # [b, 1, 1, s] -> [b, s]
+    if mask.shape.rank == 3:
+        mask = tf.squeeze(mask, axis=1) if mask.shape[1] == 1 else tf.linalg.diag_part(mask)  # [b, s]
+    return mask

@@ -1,0 +1,176 @@
+"""DebertaLayer (attention + feed-forward) and DebertaEncoder (the stack, with rel_embeddings)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Optional, Tuple
+
+import keras
+import tensorflow as tf
+
+from deberta_core import DebertaConfig, ModelOutput
+
+from .activations import get_activation
+from .attention import DebertaAttention, RelativePositions, build_relative_positions
+from .embeddings import DebertaLayerNorm, initializer, shape_list
+
+
+def checkpoint(function, *args):
+    """torch.utils.checkpoint.checkpoint's twin: run ``function(*args)`` keeping no activations, recompute it in
+    the backward pass (``tf.recompute_grad``). Floating tensors are the differentiable inputs; the other
+    arguments (masks, indices, flags) are closed over. ``None`` outputs are passed through."""
+    positions = [i for i, a in enumerate(args) if isinstance(a, tf.Tensor) and a.dtype.is_floating]
+    present = []  # which outputs are tensors (not None), recorded by the forward run
+
+    def inner(*tensors):
+        full = list(args)
+        for i, tensor in zip(positions, tensors):
+            full[i] = tensor
+        outputs = function(*full)
+        present[:] = [out is not None for out in outputs]
+        return tuple(out for out in outputs if out is not None)
+
+    kept = iter(tf.recompute_grad(inner)(*[args[i] for i in positions]))
+    return tuple(next(kept) if is_tensor else None for is_tensor in present)
+
+
+def call_layer(layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions,
+               training=False):
+    """A DebertaLayer call with torch's positional order (Keras takes only tensors positionally)."""
+    return layer_module(
+        hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
+        output_attentions=output_attentions, training=training,
+    )
+
+
+class DebertaIntermediate(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(config.intermediate_size, kernel_initializer=initializer(config), name="dense",
+                                        dtype=self.dtype_policy)
+        self.intermediate_act_fn = get_activation(config.hidden_act)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.intermediate_act_fn(hidden_states)
+        return hidden_states
+
+
+class DebertaOutput(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(config), name="dense",
+                                        dtype=self.dtype_policy)
+        self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, hidden_states: tf.Tensor, input_tensor: tf.Tensor, training: bool = False) -> tf.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.dropout(hidden_states, training=training)
+        hidden_states = self.LayerNorm(hidden_states + input_tensor)
+        return hidden_states
+
+
+class DebertaLayer(keras.layers.Layer):
+    output = None  # shadows keras' functional-API property so the sublayer can be named as in torch
+
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.attention = DebertaAttention(config, name="attention", dtype=self.dtype_policy)
+        self.intermediate = DebertaIntermediate(config, name="intermediate", dtype=self.dtype_policy)
+        self.output = DebertaOutput(config, name="output", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(
+        self,
+        hidden_states: tf.Tensor,
+        attention_mask: tf.Tensor,
+        relative_positions: Optional[RelativePositions] = None,
+        rel_embeddings: Optional[tf.Tensor] = None,
+        output_attentions: bool = False,
+        training: bool = False,
+    ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+        attention_output, attention_probs = self.attention(
+            hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
+            output_attentions=output_attentions, training=training,
+        )
+        intermediate_output = self.intermediate(attention_output)
+        layer_output = self.output(intermediate_output, attention_output, training=training)
+        return layer_output, attention_probs
+
+
+class DebertaEncoder(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.layer = [DebertaLayer(config, name=f"layer_._{i}", dtype=self.dtype_policy)
+                      for i in range(config.num_hidden_layers)]
+        self.relative_attention = config.relative_attention
+        if config.relative_attention:
+            self.max_relative_positions = config.max_relative_span
+            self.rel_embeddings_shape = (2 * config.max_relative_span, config.hidden_size)
+            self.rel_embeddings_initializer = initializer(config)
+        self.gradient_checkpointing = False
+
+    def build(self, input_shape=None) -> None:
+        if self.relative_attention:
+            # The reference's name: a variable of the encoder, not an Embedding layer.
+            self.rel_embeddings = self.add_weight(shape=self.rel_embeddings_shape, name="rel_embeddings.weight",
+                                                  initializer=self.rel_embeddings_initializer)
+        self.built = True
+
+    def get_rel_embedding(self) -> Optional[tf.Tensor]:
+        return tf.convert_to_tensor(self.rel_embeddings) if self.relative_attention else None
+
+    @staticmethod
+    def get_attention_mask(attention_mask: tf.Tensor) -> tf.Tensor:
+        """Boolean [b, 1, s, s] mask: query i may attend key j. From a 2-D padding mask it is the outer product,
+        so a padded query row is fully masked (and gets all-zero attention)."""
+        attention_mask = tf.cast(attention_mask, tf.bool)
+        if attention_mask.shape.rank <= 2:
+            attention_mask = attention_mask[:, None, :, None] & attention_mask[:, None, None, :]  # [b, 1, s, s]
+        elif attention_mask.shape.rank == 3:
+            attention_mask = attention_mask[:, None]  # [b, s, s] -> [b, 1, s, s]
+        return attention_mask
+
+    def get_rel_pos(self, hidden_states: tf.Tensor) -> Optional[RelativePositions]:
+        if not self.relative_attention:
+            return None
+        return build_relative_positions(shape_list(hidden_states)[1], self.max_relative_positions)
+
+    def call(
+        self,
+        hidden_states: tf.Tensor,
+        attention_mask: tf.Tensor,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+        training: bool = False,
+    ) -> ModelOutput:
+        attention_mask = self.get_attention_mask(attention_mask)
+        relative_positions = self.get_rel_pos(hidden_states)
+        rel_embeddings = self.get_rel_embedding()
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer_module in self.layer:
+            if self.gradient_checkpointing and training:
+                hidden_states, attention_probs = checkpoint(
+                    functools.partial(call_layer, layer_module, training=training),
+                    hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions,
+                )
+            else:
+                hidden_states, attention_probs = layer_module(
+                    hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
+                    output_attentions=output_attentions, training=training,
+                )
+            if output_hidden_states:
+                all_hidden_states = all_hidden_states + (hidden_states,)
+            if output_attentions:
+                all_attentions = all_attentions + (attention_probs,)
+        return ModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)

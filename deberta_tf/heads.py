@@ -1,0 +1,375 @@
+"""The task heads: MaskedLM (both checkpoint namings), sequence classification (single-label, multi-label,
+regression), token classification and extractive question answering."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from deberta_core import DebertaConfig, ModelOutput
+
+from .activations import get_activation
+from .embeddings import DebertaLayerNorm, initializer, shape_list
+from .modeling import TFDebertaModel, TFDebertaPreTrainedModel, unpack_inputs
+
+logger = logging.getLogger("deberta_tf")
+
+IGNORE_INDEX = -100  # label value ignored by every token-level loss (as the reference)
+
+
+def _pack(return_dict: bool, loss, main: dict, outputs: ModelOutput):
+    result = ModelOutput(loss=loss, **main, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+    return result if return_dict else result.to_tuple()
+
+
+def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, ignore_index=IGNORE_INDEX) -> tf.Tensor:
+    """F.cross_entropy's twin in float32: logits [n, c], labels [n]; mean over labels != ignore_index
+    (0, not torch's nan, when every label is ignored)."""
+    labels = tf.cast(labels, tf.int64)
+    valid = tf.not_equal(labels, tf.cast(ignore_index, tf.int64))
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.where(valid, labels, tf.zeros_like(labels)), logits=tf.cast(logits, tf.float32)
+    )  # [n]
+    per_example = tf.where(valid, per_example, 0.0)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.reduce_sum(tf.cast(valid, tf.float32)))
+
+
+def mse_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.square(tf.cast(predictions, tf.float32) - tf.cast(targets, tf.float32)))
+
+
+# ---------------------------------------------------------------------------------------------- MaskedLM
+class LegacyDebertaPredictionHeadTransform(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(config.embedding_size, kernel_initializer=initializer(config), name="dense",
+                                        dtype=self.dtype_policy)
+        self.transform_act_fn = get_activation(config.hidden_act)
+        self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.transform_act_fn(hidden_states)
+        hidden_states = self.LayerNorm(hidden_states)
+        return hidden_states
+
+
+class LegacyDebertaLMPredictionHead(keras.layers.Layer):
+    """The reference's ``cls.predictions`` head; the decoder is the word embedding matrix (tied, not stored)."""
+
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.transform = LegacyDebertaPredictionHeadTransform(config, name="transform", dtype=self.dtype_policy)
+        self.vocab_size = config.vocab_size
+
+    def build(self, input_shape=None) -> None:
+        self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, hidden_states: tf.Tensor, word_embeddings: tf.Tensor) -> tf.Tensor:
+        hidden_states = self.transform(hidden_states)  # [b, s, E]
+        return tf.matmul(hidden_states, word_embeddings, transpose_b=True) + self.bias  # [b, s, vocab]
+
+
+class LegacyDebertaOnlyMLMHead(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.predictions = LegacyDebertaLMPredictionHead(config, name="predictions", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, sequence_output: tf.Tensor, word_embeddings: tf.Tensor) -> tf.Tensor:
+        return self.predictions(sequence_output, word_embeddings)
+
+
+class DebertaLMPredictionHead(keras.layers.Layer):
+    """The original checkpoints' ``lm_predictions.lm_head`` naming; same math as the legacy head."""
+
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(config.embedding_size, kernel_initializer=initializer(config), name="dense",
+                                        dtype=self.dtype_policy)
+        self.transform_act_fn = get_activation(config.hidden_act)
+        self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
+        self.vocab_size = config.vocab_size
+
+    def build(self, input_shape=None) -> None:
+        self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, hidden_states: tf.Tensor, word_embeddings: tf.Tensor) -> tf.Tensor:
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.transform_act_fn(hidden_states)
+        hidden_states = self.LayerNorm(hidden_states)  # [b, s, E]
+        return tf.matmul(hidden_states, word_embeddings, transpose_b=True) + self.bias  # [b, s, vocab]
+
+
+class DebertaOnlyMLMHead(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lm_head = DebertaLMPredictionHead(config, name="lm_head", dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, sequence_output: tf.Tensor, word_embeddings: tf.Tensor) -> tf.Tensor:
+        return self.lm_head(sequence_output, word_embeddings)
+
+
+@keras.saving.register_keras_serializable(package="deberta_tf")
+class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.legacy = config.use_legacy_mlm_head
+        self.deberta = TFDebertaModel(config, name="deberta", dtype=self.dtype_policy)
+        if self.legacy:
+            self.cls = LegacyDebertaOnlyMLMHead(config, name="cls", dtype=self.dtype_policy)
+        else:
+            self.lm_predictions = DebertaOnlyMLMHead(config, name="lm_predictions", dtype=self.dtype_policy)
+
+    @property
+    def output_bias(self):
+        return self.cls.predictions.bias if self.legacy else self.lm_predictions.lm_head.bias
+
+    def get_output_embeddings(self):
+        """The decoder is tied to the input embeddings (the original DeBERTa design)."""
+        return self.get_input_embeddings()
+
+    @classmethod
+    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
+        has_original = any(re.match(r"lm_predictions[./]", k) for k in state_keys)
+        has_reference = any(re.match(r"cls[./]predictions[./]", k) for k in state_keys)
+        if config.legacy is None and has_original and not has_reference:
+            logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
+            return config.copy(legacy=False)
+        return config
+
+    def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        prediction_scores = outputs["logits"]
+        return cross_entropy(tf.reshape(prediction_scores, [-1, shape_list(prediction_scores)[-1]]), tf.reshape(labels, [-1]))
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids: Optional[tf.Tensor] = None,
+        attention_mask: Optional[tf.Tensor] = None,
+        token_type_ids: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        inputs_embeds: Optional[tf.Tensor] = None,
+        labels: Optional[tf.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        training: bool = False,
+    ):
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.deberta(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=True, training=training,
+        )
+        word_embeddings = self.deberta.embeddings.word_embeddings.weight
+        if self.legacy:
+            prediction_scores = self.cls(outputs.last_hidden_state, word_embeddings)
+        else:
+            prediction_scores = self.lm_predictions(outputs.last_hidden_state, word_embeddings)
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(
+                tf.reshape(prediction_scores, [-1, shape_list(prediction_scores)[-1]]), tf.reshape(labels, [-1]),
+                ignore_index=IGNORE_INDEX,
+            )
+        return _pack(return_dict, loss, {"logits": prediction_scores}, outputs)
+
+
+# ---------------------------------------------------------------------------------------------- pooling
+class ContextPooler(keras.layers.Layer):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(config.pooler_hidden_size, kernel_initializer=initializer(config), name="dense",
+                                        dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.pooler_dropout, name="dropout", dtype=self.dtype_policy)
+        self.activation = get_activation(config.pooler_hidden_act)
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the sublayers build on their first call
+
+    def call(self, hidden_states: tf.Tensor, training: bool = False) -> tf.Tensor:
+        context_token = hidden_states[:, 0]  # [b, e]: the [CLS] position
+        context_token = self.dropout(context_token, training=training)
+        pooled_output = self.dense(context_token)
+        pooled_output = self.activation(pooled_output)
+        return pooled_output
+
+
+def sequence_classification_loss(logits: tf.Tensor, labels: tf.Tensor, config: DebertaConfig) -> tf.Tensor:
+    """The reference's loss for each problem_type (and its problem_type=None rules)."""
+    num_labels = config.num_labels
+    problem_type = config.problem_type
+    if problem_type is None:
+        if num_labels == 1:
+            return mse_loss(tf.reshape(logits, [-1]), tf.reshape(labels, [-1]))
+        if labels.shape.rank == 1 or labels.shape[-1] == 1:
+            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
+            labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
+            valid = labels >= 0
+            loss = cross_entropy(logits, tf.where(valid, labels, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
+            return tf.where(tf.reduce_any(valid), loss, tf.zeros_like(loss))
+        # Soft targets: a distribution over the labels per example.
+        return -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+                                             * tf.cast(labels, tf.float32), axis=-1))
+    if problem_type == "regression":
+        if num_labels == 1:
+            return mse_loss(tf.squeeze(logits), tf.squeeze(labels))
+        return mse_loss(logits, labels)
+    if problem_type == "single_label_classification":
+        return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(labels, [-1]), ignore_index=IGNORE_INDEX)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
+                                                                  logits=tf.cast(logits, tf.float32)))
+
+
+@keras.saving.register_keras_serializable(package="deberta_tf")
+class TFDebertaForSequenceClassification(TFDebertaPreTrainedModel):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.num_labels = config.num_labels
+        self.deberta = TFDebertaModel(config, name="deberta", dtype=self.dtype_policy)
+        self.pooler = ContextPooler(config, name="pooler", dtype=self.dtype_policy)
+        self.classifier = keras.layers.Dense(config.num_labels, kernel_initializer=initializer(config), name="classifier",
+                                             dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.classifier_dropout, name="cls_dropout", dtype=self.dtype_policy)
+
+    def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        return sequence_classification_loss(outputs["logits"], labels, self.config)
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids: Optional[tf.Tensor] = None,
+        attention_mask: Optional[tf.Tensor] = None,
+        token_type_ids: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        inputs_embeds: Optional[tf.Tensor] = None,
+        labels: Optional[tf.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        training: bool = False,
+    ):
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.deberta(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=True, training=training,
+        )
+        pooled_output = self.pooler(outputs.last_hidden_state, training=training)
+        pooled_output = self.dropout(pooled_output, training=training)
+        logits = self.classifier(pooled_output)  # [b, num_labels]
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
+        return _pack(return_dict, loss, {"logits": logits}, outputs)
+
+
+@keras.saving.register_keras_serializable(package="deberta_tf")
+class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.num_labels = config.num_labels
+        self.deberta = TFDebertaModel(config, name="deberta", dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
+        self.classifier = keras.layers.Dense(config.num_labels, kernel_initializer=initializer(config), name="classifier",
+                                             dtype=self.dtype_policy)
+
+    def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        return cross_entropy(tf.reshape(outputs["logits"], [-1, self.num_labels]), tf.reshape(labels, [-1]))
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids: Optional[tf.Tensor] = None,
+        attention_mask: Optional[tf.Tensor] = None,
+        token_type_ids: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        inputs_embeds: Optional[tf.Tensor] = None,
+        labels: Optional[tf.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        training: bool = False,
+    ):
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.deberta(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=True, training=training,
+        )
+        sequence_output = self.dropout(outputs.last_hidden_state, training=training)
+        logits = self.classifier(sequence_output)  # [b, s, num_labels]
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(tf.reshape(logits, [-1, self.num_labels]), tf.reshape(labels, [-1]), ignore_index=IGNORE_INDEX)
+        return _pack(return_dict, loss, {"logits": logits}, outputs)
+
+
+def question_answering_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, start_positions: tf.Tensor,
+                            end_positions: tf.Tensor) -> tf.Tensor:
+    # Positions outside the sequence are clamped to s and ignored (as the reference).
+    ignored_index = shape_list(start_logits)[1]
+    start_positions = tf.clip_by_value(tf.cast(tf.reshape(start_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
+    end_positions = tf.clip_by_value(tf.cast(tf.reshape(end_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
+    start_loss = cross_entropy(start_logits, start_positions, ignore_index=ignored_index)
+    end_loss = cross_entropy(end_logits, end_positions, ignore_index=ignored_index)
+    return (start_loss + end_loss) / 2
+
+
+@keras.saving.register_keras_serializable(package="deberta_tf")
+class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
+    def __init__(self, config: DebertaConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.num_labels = config.num_labels
+        self.deberta = TFDebertaModel(config, name="deberta", dtype=self.dtype_policy)
+        self.qa_outputs = keras.layers.Dense(config.num_labels, kernel_initializer=initializer(config), name="qa_outputs",
+                                             dtype=self.dtype_policy)
+
+    def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        """``labels``: a dict with start_positions / end_positions, or a (start, end) pair."""
+        if isinstance(labels, dict):
+            labels = (labels["start_positions"], labels["end_positions"])
+        return question_answering_loss(outputs["start_logits"], outputs["end_logits"], *labels)
+
+    @unpack_inputs
+    def call(
+        self,
+        input_ids: Optional[tf.Tensor] = None,
+        attention_mask: Optional[tf.Tensor] = None,
+        token_type_ids: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        inputs_embeds: Optional[tf.Tensor] = None,
+        start_positions: Optional[tf.Tensor] = None,
+        end_positions: Optional[tf.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        training: bool = False,
+    ):
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        if self.num_labels != 2:
+            raise ValueError(f"question answering needs num_labels == 2 (start and end logits), got {self.num_labels}")
+        outputs = self.deberta(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=True, training=training,
+        )
+        logits = self.qa_outputs(outputs.last_hidden_state)  # [b, s, 2]
+        start_logits, end_logits = tf.unstack(logits, axis=-1)  # [b, s] each
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        return _pack(return_dict, loss, {"start_logits": start_logits, "end_logits": end_logits}, outputs)
