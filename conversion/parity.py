@@ -1,0 +1,494 @@
+"""Parity: run two models (either framework, any pair) on the same inputs and report max |a - b| per named output.
+
+Named outputs are flattened from the models' ``ModelOutput``: ``last_hidden_state``, ``hidden_states.<i>`` (0 is the
+embedding output), ``attentions.<i>``, ``logits`` / ``start_logits`` / ``end_logits``, ``loss``; with
+``gradients=True`` also ``grad:<torch state-dict key>`` for every weight (TF gradients are mapped to the torch
+layout through the weight map, transposes undone). A bare ``DebertaModel`` has no loss; its gradients are those of
+``surrogate_loss = sum(last_hidden_state * R)`` with a fixed random ``R``.
+
+Every position is compared, padded ones included: both twins give a fully masked query row all-zero attention.
+
+Precision. During a check, reduced-precision fp32 shortcuts that can be switched at run time are switched off and
+restored afterwards (``full_fp32``): torch ``backends.cuda.matmul.allow_tf32``, ``backends.cudnn.allow_tf32``,
+``set_float32_matmul_precision("highest")``; TensorFlow ``config.experimental.enable_tensor_float_32_execution``.
+What cannot be switched at run time: TensorFlow's oneDNN custom ops (``TF_ENABLE_ONEDNN_OPTS``) are chosen when
+TensorFlow is imported. The ``deberta-convert`` CLI sets ``TF_ENABLE_ONEDNN_OPTS=0`` before it imports TensorFlow
+(unless the variable is already set); a library caller must set it before importing TensorFlow. The report's
+``precision`` field records what was in effect. Only frameworks already imported are touched (a torch-only
+check never imports TensorFlow).
+
+Training parity (issue 7) will add ``compare_training``: same initial weights, same batches, dropout off, SGD or
+AdamW in each framework, loss curves within ``TRAIN_RTOL``. The signature and the runner structure it builds on
+(``run_model`` with gradients) are here; the body is not written yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from deberta_core import DebertaConfig
+from deberta_core.weight_map import apply_op, expand, normalize_architecture
+
+# fp32 forward passes of the same math in two frameworks differ by kernel choice and reduction order only; the
+# reference's own torch-vs-TF fixtures stay below ~6e-6 on tiny models (tests/fixtures/hf/README.md).
+ATOL_FP32 = 1e-5
+# Gradients are sums over the whole batch and sequence: one more reduction than the outputs, and their scale
+# grows with the loss; the same round-off budget relative to that.
+GRAD_ATOL_FP32 = 1e-5
+# Issue 7: loss curves of N training steps agree within this relative tolerance.
+TRAIN_RTOL = 1e-4
+
+DEFAULT_BATCH_SIZE = 2
+DEFAULT_SEQ_LEN = 12
+DEFAULT_SEED = 0
+IGNORE_INDEX = -100
+_PROBE_SEED = 1234  # the fixed projection of the surrogate loss of a bare DebertaModel
+
+
+# ---------------------------------------------------------------------------------------------------- precision
+@contextlib.contextmanager
+def full_fp32() -> Iterator[Dict[str, Any]]:
+    """Switch off TF32 (and friends) in the frameworks already imported; restore on exit. Yields the settings."""
+    restore = []
+    state: Dict[str, Any] = {}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
+
+        def undo_torch(old=old):
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old[0], old[1]
+            torch.set_float32_matmul_precision(old[2])
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+        restore.append(undo_torch)
+        state["torch"] = "tf32 off, float32 matmul precision 'highest'"
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        old_tf = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        restore.append(lambda: tf.config.experimental.enable_tensor_float_32_execution(old_tf))
+        onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+        state["tensorflow"] = ("tf32 off; oneDNN custom ops " + (
+            "off (TF_ENABLE_ONEDNN_OPTS=0)" if onednn == "0" else
+            f"as chosen at import (TF_ENABLE_ONEDNN_OPTS={onednn!r}; only settable before importing TensorFlow)"))
+    try:
+        yield state
+    finally:
+        for undo in reversed(restore):
+            undo()
+
+
+# ---------------------------------------------------------------------------------------------------- inputs
+def make_batch(
+    config: DebertaConfig, architecture: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
+    seq_len: Optional[int] = None, seed: int = DEFAULT_SEED, labels: bool = True,
+) -> Dict[str, np.ndarray]:
+    """A seeded batch: every row but the first right-padded, token types where the config has them, and the
+    labels of the architecture's loss (padding ignored)."""
+    arch = normalize_architecture(architecture)
+    rng = np.random.default_rng(seed)
+    length = min(seq_len or DEFAULT_SEQ_LEN, config.max_position_embeddings)
+    if length < 2:
+        raise ValueError(f"seq_len must be at least 2 (and at most max_position_embeddings), got {length}")
+    input_ids = rng.integers(0, config.vocab_size, size=(batch_size, length), dtype=np.int64)
+    pad = config.pad_token_id if config.pad_token_id is not None else 0
+    if config.vocab_size > 1:
+        input_ids[input_ids == pad] = (pad + 1) % config.vocab_size
+    lengths = [length] + [max(1, length - (1 + (r * 3) % (length - 1))) for r in range(1, batch_size)]
+    attention_mask = (np.arange(length)[None, :] < np.asarray(lengths)[:, None]).astype(np.int64)
+    input_ids = np.where(attention_mask == 1, input_ids, pad)
+    batch: Dict[str, np.ndarray] = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if config.type_vocab_size > 0:
+        second = (np.arange(length)[None, :] >= (np.asarray(lengths)[:, None] // 2)).astype(np.int64)
+        batch["token_type_ids"] = np.minimum(second, config.type_vocab_size - 1) * attention_mask
+    if labels:
+        batch.update(make_labels(config, arch, attention_mask, rng, input_ids))
+    return batch
+
+
+def make_labels(config: DebertaConfig, architecture: str, attention_mask: np.ndarray, rng: np.random.Generator,
+                input_ids: np.ndarray) -> Dict[str, np.ndarray]:
+    """Labels for the loss of ``architecture`` (none for DebertaModel)."""
+    arch = normalize_architecture(architecture)
+    b, s = attention_mask.shape
+    valid = attention_mask == 1
+    if arch == "DebertaForMaskedLM":
+        chosen = (rng.random((b, s)) < 0.5) & valid
+        chosen[:, 0] = True  # every row has a target
+        return {"labels": np.where(chosen, input_ids, IGNORE_INDEX).astype(np.int64)}
+    if arch == "DebertaForTokenClassification":
+        return {"labels": np.where(valid, rng.integers(0, config.num_labels, (b, s)), IGNORE_INDEX).astype(np.int64)}
+    if arch == "DebertaForSequenceClassification":
+        problem = config.problem_type
+        if problem == "regression" or (problem is None and config.num_labels == 1):
+            return {"labels": rng.standard_normal((b,) if config.num_labels == 1 else (b, config.num_labels)).astype(np.float32)}
+        if problem == "multi_label_classification":
+            return {"labels": (rng.random((b, config.num_labels)) < 0.5).astype(np.float32)}
+        return {"labels": rng.integers(0, config.num_labels, (b,)).astype(np.int64)}
+    if arch == "DebertaForQuestionAnswering":
+        lengths = valid.sum(axis=1)
+        start = np.array([rng.integers(0, n) for n in lengths], dtype=np.int64)
+        end = np.array([rng.integers(st, n) for st, n in zip(start, lengths)], dtype=np.int64)
+        return {"start_positions": start, "end_positions": end}
+    return {}
+
+
+LABEL_KEYS = ("labels", "start_positions", "end_positions")
+
+
+# ---------------------------------------------------------------------------------------------------- running
+@dataclass
+class RunResult:
+    """One model's flattened outputs (and gradients, torch key -> torch-layout array) on one batch."""
+
+    framework: str
+    outputs: Dict[str, np.ndarray]
+    gradients: Dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def framework_of(model: Any) -> str:
+    module = type(model).__module__
+    if module.startswith("deberta_torch"):
+        return "torch"
+    if module.startswith("deberta_tf"):
+        return "tf"
+    raise TypeError(f"expected a deberta_torch or deberta_tf model, got {type(model).__module__}.{type(model).__name__}")
+
+
+def _flatten(outputs: Mapping[str, Any], to_numpy) -> Dict[str, np.ndarray]:
+    flat: Dict[str, np.ndarray] = {}
+    for key, value in outputs.items():
+        if value is None:
+            continue
+        if key in ("hidden_states", "attentions"):
+            for i, item in enumerate(value):
+                flat[f"{key}.{i}"] = to_numpy(item)
+        else:
+            flat[key] = to_numpy(value)
+    return flat
+
+
+def _probe(shape: Sequence[int]) -> np.ndarray:
+    return np.random.default_rng(_PROBE_SEED).standard_normal(tuple(shape)).astype(np.float32)
+
+
+def run_torch(model, batch: Mapping[str, np.ndarray], *, gradients: bool = False) -> RunResult:
+    """Forward (eval mode: dropout off) with hidden states and attentions; optionally backward of the loss."""
+    import torch
+
+    inputs = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+    was_training = model.training
+    model.eval()
+    try:
+        with contextlib.ExitStack() as stack:
+            if not gradients:
+                stack.enter_context(torch.no_grad())
+            else:
+                model.zero_grad(set_to_none=True)
+            out = model(**inputs, output_hidden_states=True, output_attentions=True, return_dict=True)
+            flat = _flatten(out, lambda t: t.detach().cpu().numpy().copy())
+            grads: Dict[str, np.ndarray] = {}
+            if gradients:
+                loss = out.get("loss")
+                if loss is None:
+                    loss = (out["last_hidden_state"] * torch.from_numpy(_probe(out["last_hidden_state"].shape))).sum()
+                    flat["surrogate_loss"] = loss.detach().numpy().copy()
+                loss.backward()
+                for name, param in model.named_parameters():
+                    grads[name] = (param.grad.detach().cpu().numpy().copy() if param.grad is not None
+                                   else np.zeros(tuple(param.shape), np.float32))
+                model.zero_grad(set_to_none=True)
+    finally:
+        model.train(was_training)
+    return RunResult("torch", flat, grads)
+
+
+def run_tf(model, batch: Mapping[str, np.ndarray], *, gradients: bool = False) -> RunResult:
+    """Forward (training=False: dropout off) with hidden states and attentions; optionally the loss's gradients,
+    mapped to torch keys and layout through the weight map."""
+    import tensorflow as tf
+
+    from deberta_tf.io import model_variables
+
+    inputs = {k: tf.constant(v) for k, v in batch.items()}
+    kwargs = dict(output_hidden_states=True, output_attentions=True, return_dict=True, training=False)
+    if not gradients:
+        out = model(**inputs, **kwargs)
+        return RunResult("tf", _flatten(out, lambda t: np.array(t)))
+    model.build()
+    variables = model_variables(model)
+    names = list(variables)
+    with tf.GradientTape() as tape:
+        out = model(**inputs, **kwargs)
+        loss = out.get("loss")
+        surrogate = loss is None
+        if surrogate:
+            loss = tf.reduce_sum(out["last_hidden_state"] * _probe(out["last_hidden_state"].shape))
+    flat = _flatten(out, lambda t: np.array(t))
+    if surrogate:
+        flat["surrogate_loss"] = np.array(loss)
+    raw = tape.gradient(loss, [variables[n] for n in names])
+    by_keras = {e.keras_name: e for e in expand(model.config, normalize_architecture(type(model).__name__))}
+    grads = {}
+    for name, grad in zip(names, raw):
+        entry = by_keras[name]
+        value = (np.zeros(tuple(variables[name].shape), np.float32) if grad is None
+                 else np.array(tf.convert_to_tensor(grad)))
+        grads[entry.torch_key] = apply_op(entry.op, value, inverse=True)
+    return RunResult("tf", flat, grads)
+
+
+def run_model(model, batch: Mapping[str, np.ndarray], *, gradients: bool = False) -> RunResult:
+    """``run_torch`` or ``run_tf``, by the model's framework."""
+    return (run_torch if framework_of(model) == "torch" else run_tf)(model, batch, gradients=gradients)
+
+
+# ---------------------------------------------------------------------------------------------------- report
+@dataclass
+class ParityEntry:
+    name: str
+    max_abs_diff: float
+    atol: float
+    shape: Tuple[int, ...] = ()
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.note and self.max_abs_diff <= self.atol
+
+    @property
+    def is_gradient(self) -> bool:
+        return self.name.startswith("grad:")
+
+
+@dataclass
+class ParityReport:
+    """Max |a - b| per named output (and gradient), judged against ``atol``."""
+
+    label_a: str
+    label_b: str
+    entries: List[ParityEntry]
+    atol: float
+    grad_atol: Optional[float] = None
+    precision: Dict[str, Any] = field(default_factory=dict)
+    inputs: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.entries) and all(e.passed for e in self.entries)
+
+    @property
+    def failures(self) -> List[ParityEntry]:
+        return [e for e in self.entries if not e.passed]
+
+    def diffs(self) -> Dict[str, float]:
+        """Named output -> max |a - b| (inf for a shape mismatch or an output only one side has)."""
+        return {e.name: e.max_abs_diff for e in self.entries}
+
+    def worst(self, gradients: bool = False) -> Optional[ParityEntry]:
+        pool = [e for e in self.entries if e.is_gradient == gradients]
+        return max(pool, key=lambda e: e.max_abs_diff) if pool else None
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "a": self.label_a, "b": self.label_b, "passed": self.passed, "atol": self.atol, "grad_atol": self.grad_atol,
+            "diffs": self.diffs(), "failures": [e.name for e in self.failures], "precision": self.precision,
+            "inputs": {k: list(v) for k, v in self.inputs.items()},
+        }
+
+    def to_text(self, verbose: bool = False) -> str:
+        outputs = [e for e in self.entries if not e.is_gradient]
+        grads = [e for e in self.entries if e.is_gradient]
+        verdict = "PASSED" if self.passed else "FAILED"
+        lines = [f"parity {verdict}: {self.label_a}  vs  {self.label_b}"]
+        worst = self.worst()
+        if worst is not None:
+            lines.append(f"  outputs:   {len(outputs)} compared, max |diff| {worst.max_abs_diff:.3g} ({worst.name}), "
+                         f"atol {self.atol:g}")
+        worst_grad = self.worst(gradients=True)
+        if worst_grad is not None:
+            lines.append(f"  gradients: {len(grads)} weights, max |diff| {worst_grad.max_abs_diff:.3g} "
+                         f"({worst_grad.name[5:]}), atol {self.grad_atol:g}")
+        if self.inputs:
+            lines.append("  inputs:    " + ", ".join(f"{k} {list(v)}" for k, v in self.inputs.items()))
+        shown = self.entries if verbose else self.failures
+        if shown:
+            lines.append("  " + ("every output:" if verbose else "over tolerance:"))
+            width = max(len(e.name) for e in shown)
+            for e in shown:
+                status = "ok  " if e.passed else "FAIL"
+                if e.passed:
+                    detail = f"max |diff| {e.max_abs_diff:.3g}"
+                else:
+                    detail = e.note or f"max |diff| {e.max_abs_diff:.3g} > atol {e.atol:g}"
+                lines.append(f"    {status} {e.name:<{width}}  {detail}")
+        if not self.entries:
+            lines.append("  nothing was compared")
+        return "\n".join(lines)
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = np.abs(a64 - b64)
+    both_nan = np.isnan(a64) & np.isnan(b64)
+    diff = np.where(both_nan, 0.0, diff)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    return float(diff.max()) if diff.size else 0.0
+
+
+def compare_results(a: RunResult, b: RunResult, *, atol: float = ATOL_FP32, grad_atol: Optional[float] = None,
+                    label_a: str = "A", label_b: str = "B") -> ParityReport:
+    """Every named output (and gradient) of ``a`` against ``b``; one-sided or mis-shaped ones fail."""
+    grad_atol = GRAD_ATOL_FP32 if grad_atol is None else grad_atol
+    entries: List[ParityEntry] = []
+    for kind, left, right, tol, prefix in (("output", a.outputs, b.outputs, atol, ""),
+                                           ("gradient", a.gradients, b.gradients, grad_atol, "grad:")):
+        for name in list(left) + [n for n in right if n not in left]:
+            label = prefix + name
+            if name not in right or name not in left:
+                side = label_a if name in left else label_b
+                entries.append(ParityEntry(label, math.inf, tol, note=f"only {side} has this {kind}"))
+                continue
+            x, y = np.asarray(left[name]), np.asarray(right[name])
+            if x.shape != y.shape:
+                entries.append(ParityEntry(label, math.inf, tol, x.shape,
+                                           note=f"shape {list(x.shape)} vs {list(y.shape)}"))
+                continue
+            entries.append(ParityEntry(label, _max_abs_diff(x, y), tol, x.shape))
+    return ParityReport(label_a, label_b, entries, atol, grad_atol if (a.gradients or b.gradients) else None)
+
+
+def compare_models(
+    model_a, model_b, batch: Optional[Mapping[str, np.ndarray]] = None, *, atol: float = ATOL_FP32,
+    grad_atol: Optional[float] = None, gradients: bool = False, seed: int = DEFAULT_SEED,
+    seq_len: Optional[int] = None, label_a: Optional[str] = None, label_b: Optional[str] = None,
+    progress: bool = False,
+) -> ParityReport:
+    """Run both models (torch or TF, in any pairing) on ``batch`` (default: ``make_batch`` of model_a's config)."""
+    arch = normalize_architecture(type(model_a).__name__)
+    if normalize_architecture(type(model_b).__name__) != arch:
+        raise ValueError(f"cannot compare a {type(model_a).__name__} with a {type(model_b).__name__}: different heads")
+    if batch is None:
+        batch = make_batch(model_a.config, arch, seed=seed, seq_len=seq_len)
+    bar = _progress(2, "checking", progress)
+    try:
+        with full_fp32() as precision:
+            result_a = run_model(model_a, batch, gradients=gradients)
+            bar.update(1)
+            result_b = run_model(model_b, batch, gradients=gradients)
+            bar.update(1)
+    finally:
+        bar.close()
+    report = compare_results(result_a, result_b, atol=atol, grad_atol=grad_atol,
+                             label_a=label_a or f"{framework_of(model_a)} {type(model_a).__name__}",
+                             label_b=label_b or f"{framework_of(model_b)} {type(model_b).__name__}")
+    report.precision = precision
+    report.inputs = {k: tuple(v.shape) for k, v in batch.items()}
+    return report
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=None if enabled else True, leave=False, dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------------------------------- checkpoints
+def load_checkpoint_model(path: str, *, task: Optional[str] = None, config: Optional[DebertaConfig] = None):
+    """Load a checkpoint (folder or weights file, any format) into the framework its format belongs to.
+
+    torch formats -> deberta_torch (``from_pretrained``), tf_model.h5 -> deberta_tf (``from_pretrained``),
+    .keras -> deberta_tf (``keras.saving.load_model``). When the folder holds a format its loader would prefer
+    over the one named, the named file is read through ``conversion.convert``'s readers instead.
+    """
+    from .convert import (
+        FAMILY, TORCH_FORMATS, _tf_class, _torch_class, load_keras_file, make_plan, open_reader, resolve_source,
+    )
+
+    source = resolve_source(path, task=task, config=config)
+    arch = source.architecture
+    if source.fmt == "keras":
+        model = load_keras_file(source.path)
+        if normalize_architecture(type(model).__name__) != arch:
+            raise ValueError(f"{source.path!r} holds a {type(model).__name__}, expected TF{arch}")
+        return model
+    present = [source.fmt] + source.other_formats
+    if FAMILY[source.fmt] == "torch":
+        preferred = next(f for f in TORCH_FORMATS if f in present)
+        if preferred == source.fmt:
+            return _torch_class(arch).from_pretrained(source.folder, config=source.config)
+    elif source.fmt == "tf_h5":
+        return _tf_class(arch).from_pretrained(source.folder, config=source.config)
+    # Another torch format would win in from_pretrained: build the model from the named file.
+    with open_reader(source.fmt, source.path) as reader:
+        plan = make_plan(reader, source.config, arch, "torch")
+        import torch
+
+        model = _torch_class(arch)(plan.config)
+        model.load_state_dict({i.dst: torch.from_numpy(reader.read(i.src)) for i in plan.items}, strict=True)
+    return model.eval()
+
+
+def check_checkpoints(
+    path_a: str, path_b: str, *, task: Optional[str] = None, config: Optional[DebertaConfig] = None,
+    atol: float = ATOL_FP32, grad_atol: Optional[float] = None, gradients: bool = False,
+    batch: Optional[Mapping[str, np.ndarray]] = None, seed: int = DEFAULT_SEED, seq_len: Optional[int] = None,
+    progress: bool = False, names: Optional[Tuple[str, str]] = None,
+) -> ParityReport:
+    """Parity between two existing checkpoints (any formats; same or different frameworks).
+
+    ``config`` / ``task`` apply to both (default: each checkpoint's own config.json). ``names`` are the labels
+    in the report (default: the paths).
+    """
+    model_a = load_checkpoint_model(path_a, task=task, config=config)
+    model_b = load_checkpoint_model(path_b, task=task, config=config)
+    label_a, label_b = names or (os.fspath(path_a), os.fspath(path_b))
+    return compare_models(model_a, model_b, batch, atol=atol, grad_atol=grad_atol, gradients=gradients, seed=seed,
+                          seq_len=seq_len, label_a=f"{label_a} ({framework_of(model_a)})",
+                          label_b=f"{label_b} ({framework_of(model_b)})", progress=progress)
+
+
+def merge_reports(reports: Sequence[ParityReport]) -> ParityReport:
+    """One report from several (one per converted target), entry names prefixed by the target's label."""
+    if len(reports) == 1:
+        return reports[0]
+    entries = []
+    for report in reports:
+        target = os.path.basename(report.label_b.split(" (")[0])
+        entries += [ParityEntry(f"{target}:{e.name}", e.max_abs_diff, e.atol, e.shape, e.note) for e in report.entries]
+    first = reports[0]
+    return ParityReport(first.label_a, " + ".join(r.label_b for r in reports), entries, first.atol, first.grad_atol,
+                        first.precision, first.inputs)
+
+
+# ---------------------------------------------------------------------------------------------------- issue 7
+def compare_training(
+    model_a, model_b, batches: Optional[Sequence[Mapping[str, np.ndarray]]] = None, *, steps: int = 10,
+    optimizer: str = "sgd", learning_rate: float = 1e-3, weight_decay: float = 0.0, rtol: float = TRAIN_RTOL,
+    seed: int = DEFAULT_SEED, progress: bool = False,
+) -> ParityReport:
+    """(Issue 7, not implemented yet.) Training parity across frameworks.
+
+    Planned structure, on top of ``run_model(..., gradients=True)``: ``model_b`` starts from ``model_a``'s
+    weights (``conversion.convert``), dropout is off (eval-mode forward), both see the same ``batches`` (default:
+    ``make_batch`` with seeds ``seed + step``); each step applies the framework's own SGD / AdamW with the same
+    hyper-parameters; the report has one entry ``loss.<step>`` per step (relative difference, against ``rtol``)
+    and the final weights' max |diff|.
+    """
+    raise NotImplementedError("training parity (deberta-convert check --train-steps N) is issue 7; not built yet")
+
+
+__all__ = [
+    "ATOL_FP32", "GRAD_ATOL_FP32", "TRAIN_RTOL", "ParityEntry", "ParityReport", "RunResult", "check_checkpoints",
+    "compare_models", "compare_results", "compare_training", "full_fp32", "load_checkpoint_model", "make_batch",
+    "merge_reports", "run_model", "run_tf", "run_torch",
+]
