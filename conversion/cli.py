@@ -97,7 +97,7 @@ def _add_check_options(group) -> None:
     group.add_argument("--gradients", action="store_true",
                        help="also compare the gradient of the loss for every weight")
     group.add_argument("--grad-atol", type=float, default=None,
-                       help="max |a - b| for gradients (default: GRAD_ATOL_FP32, 1e-5)")
+                       help="max |a - b| for gradients (default: conversion.parity.GRAD_ATOL_FP32, 1e-4)")
     group.add_argument("--seq-len", type=int, default=None, help="sequence length of the generated batch (default 12)")
     group.add_argument("--seed", type=int, default=0, help="seed of the generated batch")
 

@@ -637,10 +637,12 @@ def _tolerated(names: Sequence[str], config: DebertaConfig, arch: str) -> Tuple[
     return plain, tied
 
 
-def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, dst_family: str) -> Plan:
+def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, dst_family: str,
+              config_source: Optional[str] = None) -> Plan:
     """Check every name and shape of ``reader`` against the map; the list of tensor moves, or one WeightMapError.
 
     Reads no tensor data except the tied copies a ``.bin`` carries (checked equal to their source).
+    ``config_source`` (the config file) is named in the message when shapes disagree.
     """
     arch = normalize_architecture(architecture)
     src_family = reader.family
@@ -677,6 +679,9 @@ def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, ds
         message = _format_report("torch -> keras" if to_keras else "keras -> torch", arch, reader.path,
                                  missing, [untied.get(n, n) for n in unexpected], mismatched)
         hint = _layout_hint(names, arch, src_family)
+        if mismatched and not hint:
+            hint = (f"the expected shapes come from the config{f' ({config_source})' if config_source else ''}; "
+                    f"check that it belongs to these weights")
         raise WeightMapError(message + (f"\n  hint: {hint}" if hint else ""), missing, unexpected, mismatched)
     items = []
     for e in entries:
@@ -980,7 +985,8 @@ def convert(
             shutil.copyfile(path, staging.path(name))
         with open_reader(source.fmt, source.path) as reader:
             bytes_read = reader.nbytes()
-            plans = {t: make_plan(reader, source.config, arch, TARGETS[t][1]) for t in targets}
+            plans = {t: make_plan(reader, source.config, arch, TARGETS[t][1], source.config_path or source.path)
+                     for t in targets}
             writers = {}
             for t in targets:
                 plan = plans[t]

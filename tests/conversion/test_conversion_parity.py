@@ -1,0 +1,113 @@
+"""In-memory conversion between the twins and the parity reports: every head x fixture config round-trips bit for
+bit and computes the same outputs (and gradients) within ATOL_FP32; a perturbed weight is caught and named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+tf = pytest.importorskip("tensorflow")
+
+import deberta_torch  # noqa: E402
+from conversion.convert import convert, tf_to_torch, torch_to_tf  # noqa: E402
+from conversion.parity import (  # noqa: E402
+    ATOL_FP32,
+    GRAD_ATOL_FP32,
+    check_checkpoints,
+    compare_models,
+    full_fp32,
+    make_batch,
+)
+from conversion_helpers import PT_V5, TF_457, fixture_names  # noqa: E402
+from deberta_tf.io import keras_weights  # noqa: E402
+
+
+def _torch_state(model):
+    return {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", fixture_names(PT_V5))
+def test_in_memory_round_trip_and_parity(name):
+    folder = PT_V5 / name
+    arch = __import__("json").loads((folder / "config.json").read_text())["architectures"][0]
+    torch_model = getattr(deberta_torch, arch).from_pretrained(folder)
+    tf_model = torch_to_tf(torch_model)
+    assert type(tf_model).__name__ == "TF" + arch
+    back = tf_to_torch(tf_model)
+    before, after = _torch_state(torch_model), _torch_state(back)
+    assert sorted(before) == sorted(after)
+    for key in before:
+        assert before[key].tobytes() == after[key].tobytes(), key
+    # and tf -> torch -> tf
+    again = torch_to_tf(back)
+    first, second = keras_weights(tf_model), keras_weights(again)
+    assert sorted(first) == sorted(second)
+    assert all(first[k].tobytes() == second[k].tobytes() for k in first)
+
+    report = compare_models(torch_model, tf_model, gradients=True)
+    assert report.passed, report.to_text(verbose=True)
+    names = set(report.diffs())
+    config = torch_model.config
+    assert {f"hidden_states.{i}" for i in range(config.num_hidden_layers + 1)} <= names
+    assert {f"attentions.{i}" for i in range(config.num_hidden_layers)} <= names
+    assert ("last_hidden_state" in names) if arch == "DebertaModel" else ("loss" in names)
+    assert {f"grad:{k}" for k, _ in torch_model.named_parameters()} <= names
+    assert max(report.diffs().values()) <= max(ATOL_FP32, GRAD_ATOL_FP32)
+
+
+def test_generated_batch_has_padding_token_types_and_labels():
+    config = deberta_torch.DebertaConfig.from_json_file(PT_V5 / "p4_embproj__tokcls" / "config.json")
+    batch = make_batch(config, "DebertaForTokenClassification", batch_size=3, seq_len=9)
+    mask = batch["attention_mask"]
+    assert mask[0].all() and not mask[1:].all(axis=1).any()
+    assert set(np.unique(batch["token_type_ids"])) == {0, 1}
+    assert (batch["labels"][mask == 0] == -100).all() and (batch["labels"][mask == 1] >= 0).all()
+    assert (batch["input_ids"][mask == 0] == config.pad_token_id).all()
+
+
+def test_a_perturbed_weight_fails_and_is_named(tmp_path):
+    src = PT_V5 / "p1_rel_c2p_p2c__seqcls"
+    torch_model = deberta_torch.DebertaForSequenceClassification.from_pretrained(src)
+    tf_model = torch_to_tf(torch_model)
+    weight = tf_model.classifier.kernel
+    weight.assign(weight.numpy() + 0.05)
+    report = compare_models(torch_model, tf_model)
+    assert not report.passed
+    assert [e.name for e in report.failures] == ["logits", "loss"]  # the encoder outputs still agree
+    assert "FAILED" in report.to_text() and "logits" in report.to_text()
+    # an encoder weight shows up in every later hidden state
+    layer = tf_model.deberta.encoder.layer[1].output.dense.kernel
+    weight.assign(weight.numpy() - 0.05)
+    layer.assign(layer.numpy() * 1.01)
+    failed = {e.name for e in compare_models(torch_model, tf_model).failures}
+    assert "hidden_states.2" in failed and "hidden_states.1" not in failed
+
+
+def test_full_fp32_switches_off_and_restores():
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.set_float32_matmul_precision("medium")
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    try:
+        with full_fp32() as state:
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert not tf.config.experimental.tensor_float_32_execution_enabled()
+            assert "torch" in state and "tensorflow" in state
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.get_float32_matmul_precision() == "medium"
+        assert tf.config.experimental.tensor_float_32_execution_enabled()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+
+
+def test_file_conversion_with_check(tmp_path):
+    result = convert(TF_457 / "p2_rel_p2c_clamp16__seqcls_multilabel", tmp_path / "pt", to="torch", check=True,
+                     gradients=True)
+    assert result.ok and result.parity.passed
+    assert (tmp_path / "pt" / "model.safetensors").exists()
+    # same framework on both sides is a valid check too (bin vs safetensors of the same weights)
+    report = check_checkpoints(PT_V5 / "p1_rel_c2p_p2c__mlm" / "model.safetensors",
+                               PT_V5.parent / "pt_457_bin" / "p1_rel_c2p_p2c__mlm")
+    assert report.passed and max(report.diffs().values()) == 0.0
+
