@@ -168,3 +168,15 @@ def test_file_errors(tmp_path):
         DebertaConfig.from_pretrained(bad)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         DebertaConfig.from_pretrained(tmp_path / "missing" / "dir")
+
+
+def test_presets_build_valid_configs():
+    from deberta_core.presets import PRESETS, preset_config
+
+    for name in PRESETS:
+        cfg = preset_config(name, num_labels=6)
+        assert cfg.num_labels == 6 and cfg.relative_attention
+    assert preset_config("deberta-demo-small").num_hidden_layers == 4
+    assert preset_config("deberta-base").hidden_size == transformers.DebertaConfig().hidden_size
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        preset_config("nope")
