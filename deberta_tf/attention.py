@@ -68,7 +68,8 @@ class DisentangledSelfAttention(keras.layers.Layer):
         self.built = True
 
     def transpose_for_scores(self, x: tf.Tensor) -> tf.Tensor:
-        x = tf.reshape(x, shape_list(x)[:-1] + [self.num_attention_heads, -1])  # [b, s, h, d']
+        head_width = x.shape[-1] // self.num_attention_heads  # static, so traced shapes keep d
+        x = tf.reshape(x, shape_list(x)[:-1] + [self.num_attention_heads, head_width])  # [b, s, h, d']
         return tf.transpose(x, [0, 2, 1, 3])  # [b, h, s, d']
 
     def call(
@@ -155,12 +156,12 @@ class DebertaSelfOutput(keras.layers.Layer):
 
 
 class DebertaAttention(keras.layers.Layer):
-    output = None  # shadows keras' functional-API property so the sublayer can be named as in torch
-
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.self = DisentangledSelfAttention(config, name="self", dtype=self.dtype_policy)
-        self.output = DebertaSelfOutput(config, name="output", dtype=self.dtype_policy)
+        # torch's ``self.output``: Keras reserves ``output`` (and its saving skips it), so the attribute has the
+        # reference TF twin's name; the layer name, hence the weight names, is ``output``.
+        self.dense_output = DebertaSelfOutput(config, name="output", dtype=self.dtype_policy)
 
     def build(self, input_shape=None) -> None:
         self.built = True  # the sublayers build on their first call
@@ -178,5 +179,5 @@ class DebertaAttention(keras.layers.Layer):
             hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
             output_attentions=output_attentions, training=training,
         )
-        attention_output = self.output(self_output, hidden_states, training=training)
+        attention_output = self.dense_output(self_output, hidden_states, training=training)
         return attention_output, attention_probs

@@ -78,13 +78,12 @@ class DebertaOutput(keras.layers.Layer):
 
 
 class DebertaLayer(keras.layers.Layer):
-    output = None  # shadows keras' functional-API property so the sublayer can be named as in torch
-
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.attention = DebertaAttention(config, name="attention", dtype=self.dtype_policy)
         self.intermediate = DebertaIntermediate(config, name="intermediate", dtype=self.dtype_policy)
-        self.output = DebertaOutput(config, name="output", dtype=self.dtype_policy)
+        # torch's ``self.output`` (see DebertaAttention.dense_output); the reference TF twin's attribute name.
+        self.bert_output = DebertaOutput(config, name="output", dtype=self.dtype_policy)
 
     def build(self, input_shape=None) -> None:
         self.built = True  # the sublayers build on their first call
@@ -103,7 +102,7 @@ class DebertaLayer(keras.layers.Layer):
             output_attentions=output_attentions, training=training,
         )
         intermediate_output = self.intermediate(attention_output)
-        layer_output = self.output(intermediate_output, attention_output, training=training)
+        layer_output = self.bert_output(intermediate_output, attention_output, training=training)
         return layer_output, attention_probs
 
 

@@ -14,6 +14,7 @@ from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
 from .embeddings import DebertaLayerNorm, initializer, shape_list
+from .io import CheckpointLoadError
 from .modeling import TFDebertaModel, TFDebertaPreTrainedModel, unpack_inputs
 
 logger = logging.getLogger("deberta_tf")
@@ -150,6 +151,15 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
         if config.legacy is None and has_original and not has_reference:
             logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
             return config.copy(legacy=False)
+        if (config.use_legacy_mlm_head and has_original and not has_reference) or (
+            not config.use_legacy_mlm_head and has_reference and not has_original
+        ):
+            held = "lm_predictions.lm_head.* (legacy=False)" if has_original else "cls.predictions.* (legacy=True)"
+            raise CheckpointLoadError(
+                f"the config asks for the {'cls.predictions' if config.use_legacy_mlm_head else 'lm_predictions'} "
+                f"MaskedLM head (legacy={config.legacy}) but the checkpoint holds {held}; "
+                f"set legacy to match, or leave it unset to follow the checkpoint"
+            )
         return config
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:

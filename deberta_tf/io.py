@@ -124,7 +124,7 @@ def canonical_name(model, variable) -> str:
     if not variable.path.startswith(root):
         raise RuntimeError(f"variable {variable.path!r} was not created in the name scope of {model.name!r}")
     name = variable.path[len(root):]
-    return BASE_PREFIX + name if model.base_model is model else name
+    return BASE_PREFIX + name if model.get_base_model() is model else name
 
 
 def model_variables(model) -> Dict[str, object]:

@@ -94,25 +94,35 @@ class TFDebertaPreTrainedModel(keras.Model):
     def build_from_config(self, config: Dict[str, Any]) -> None:
         self.build()
 
+    def save(self, filepath, *args, **kwargs):
+        """``keras.Model.save`` (``.keras``), after creating the variables if no call has yet."""
+        self.build()
+        return super().save(filepath, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        self.build()
+        return super().save_weights(filepath, *args, **kwargs)
+
     # ------------------------------------------------------------------ embeddings
-    @property
-    def base_model(self) -> "TFDebertaModel":
+    def get_base_model(self) -> "TFDebertaModel":
+        """The encoder (torch's ``base_model`` property; a method here, because Keras' saving walks every
+        attribute and a property returning the model itself would recurse)."""
         return getattr(self, self.base_model_prefix, self)
 
     def get_input_embeddings(self):
-        return self.base_model.embeddings.word_embeddings
+        return self.get_base_model().embeddings.word_embeddings
 
     # ------------------------------------------------------------------ training helpers
     def gradient_checkpointing_enable(self) -> None:
         """Recompute each layer in the backward pass (tf.recompute_grad). Set it before compile()/fit()."""
-        self.base_model.encoder.gradient_checkpointing = True
+        self.get_base_model().encoder.gradient_checkpointing = True
 
     def gradient_checkpointing_disable(self) -> None:
-        self.base_model.encoder.gradient_checkpointing = False
+        self.get_base_model().encoder.gradient_checkpointing = False
 
     @property
     def is_gradient_checkpointing(self) -> bool:
-        return self.base_model.encoder.gradient_checkpointing
+        return self.get_base_model().encoder.gradient_checkpointing
 
     def num_parameters(self, only_trainable: bool = False) -> int:
         self.build()
@@ -282,8 +292,7 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         self.embeddings = DebertaEmbeddings(config, name="embeddings", dtype=self.dtype_policy)
         self.encoder = DebertaEncoder(config, name="encoder", dtype=self.dtype_policy)
 
-    @property
-    def base_model(self) -> "TFDebertaModel":
+    def get_base_model(self) -> "TFDebertaModel":
         return self
 
     @unpack_inputs

@@ -1,0 +1,238 @@
+"""Checkpoints and serialisation: tf_model.h5 written for (and readable by) the reference TF classes, torch
+checkpoints with from_pt=True, full load reports, .keras round trips and the SavedModel serving export."""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import HF_FIXTURES
+from tf_testing import ATOL_FP32, load_npz, make_config, make_inputs, split_npz, tf_class, to_numpy
+from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, write_safetensors, write_tf_h5
+from deberta_tf import CheckpointLoadError
+from deberta_core.weight_map import WeightMapError
+
+TF_DIR = HF_FIXTURES / "tf_457"
+PT_DIR = HF_FIXTURES / "pt_v5"
+
+
+@pytest.fixture(scope="module")
+def mlm():
+    return tf_class("DebertaForMaskedLM").from_pretrained(TF_DIR / "p4_embproj__mlm")
+
+
+@pytest.fixture(scope="module")
+def mlm_inputs():
+    return split_npz(load_npz(TF_DIR / "p4_embproj__mlm" / "expected_tf.npz"))[0]
+
+
+def test_save_pretrained_round_trip_is_exact(tmp_path, mlm, mlm_inputs):
+    mlm.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["DebertaForMaskedLM"]
+    reference, ours = read_tf_h5(TF_DIR / "p4_embproj__mlm" / "tf_model.h5"), read_tf_h5(tmp_path / "tf_model.h5")
+    assert sorted(reference) == sorted(ours)
+    for name in reference:
+        np.testing.assert_array_equal(reference[name], ours[name], err_msg=name)
+    again = tf_class("DebertaForMaskedLM").from_pretrained(tmp_path)
+    np.testing.assert_array_equal(again(mlm_inputs)["logits"].numpy(), mlm(mlm_inputs)["logits"].numpy())
+
+
+REFERENCE_TF_SCRIPT = r"""
+import json, os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import transformers
+result = {}
+for folder, cls_name, npz in json.loads(sys.argv[1]):
+    model, info = getattr(transformers, cls_name).from_pretrained(folder, output_loading_info=True)
+    data = np.load(npz)
+    out = model({k: data[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in data}, training=False)
+    key = "logits" if "logits" in out else "last_hidden_state"
+    result[folder] = {"info": {k: list(map(str, v)) for k, v in info.items()}, "out": np.asarray(out[key]).tolist()}
+print(json.dumps(result))
+"""
+
+
+def test_reference_tf_classes_load_our_h5(tmp_path):
+    """Our save_pretrained output loads in the reference 4.x TF classes (tf-keras, in a subprocess) with no
+    missing/unexpected weights and the same outputs."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("tf_keras")
+    jobs, expected = [], {}
+    for name in ("p4_embproj__mlm", "p2_rel_p2c_clamp16__seqcls", "p3_abs_bertlike__tokcls"):
+        folder = tmp_path / name
+        architecture = {"mlm": "DebertaForMaskedLM", "seqcls": "DebertaForSequenceClassification",
+                        "tokcls": "DebertaForTokenClassification"}[name.split("__")[1]]
+        # Loaded from the torch checkpoint, so the h5 bytes are ours, not a copy of the fixture.
+        model = tf_class(architecture).from_pretrained(PT_DIR / name, from_pt=True)
+        model.save_pretrained(folder)
+        npz = TF_DIR / name / "expected_tf.npz"
+        jobs.append((str(folder), "TF" + architecture, str(npz)))
+        expected[str(folder)] = model(split_npz(load_npz(npz))[0])["logits"].numpy()
+    env = {k: v for k, v in os.environ.items() if k not in ("USE_TF", "USE_TORCH")}
+    env["USE_TORCH"] = "0"
+    done = subprocess.run([sys.executable, "-c", REFERENCE_TF_SCRIPT, json.dumps(jobs)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for folder, got in result.items():
+        info = got["info"]
+        assert info["missing_keys"] == [] and info["mismatched_keys"] == [], info
+        assert all("dropout" in k for k in info["unexpected_keys"]), info
+        np.testing.assert_allclose(np.asarray(got["out"]), expected[folder], atol=ATOL_FP32)
+
+
+def test_keras_file_round_trip(tmp_path, mlm, mlm_inputs):
+    path = tmp_path / "m.keras"
+    mlm.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(mlm) and loaded.config == mlm.config
+    a = to_numpy(mlm(mlm_inputs, output_hidden_states=True))
+    b = to_numpy(loaded(mlm_inputs, output_hidden_states=True))
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_keras_file_round_trip_mixed_precision_head(tmp_path):
+    config = make_config("rel_c2p_clamp", num_labels=3, problem_type="multi_label_classification")
+    model = tf_class("DebertaForSequenceClassification")(config, dtype="mixed_bfloat16")
+    inputs = make_inputs(config)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_array_equal(loaded(inputs)["logits"].numpy(), model(inputs)["logits"].numpy())
+
+
+def test_saved_model_export_serves_int32_and_int64_dynamic_shapes(tmp_path):
+    model = tf_class("DebertaForQuestionAnswering").from_pretrained(PT_DIR / "p4_embproj__qa", from_pt=True)
+    model.export(tmp_path / "saved", verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    assert "serving_default" in served.signatures
+    for lengths in ((9, 4), (5, 5, 2)):
+        inputs = make_inputs(model.config, lengths)
+        expected = model(inputs)
+        for endpoint, dtype in ((served.serve, tf.int32), (served.serve_int64, tf.int64)):
+            got = endpoint({k: tf.constant(v, dtype) for k, v in inputs.items()})
+            for name in ("start_logits", "end_logits"):
+                np.testing.assert_allclose(got[name].numpy(), expected[name].numpy(), atol=ATOL_FP32)
+        signature = served.signatures["serving_default"]
+        got = signature(**{k: tf.constant(v, tf.int32) for k, v in inputs.items()})
+        np.testing.assert_allclose(got["start_logits"].numpy(), expected["start_logits"].numpy(), atol=ATOL_FP32)
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+def test_torch_bin_needs_torch_clear_error():
+    with pytest.raises(CheckpointLoadError, match="needs torch"):
+        tf_class("DebertaForMaskedLM").from_pretrained(HF_FIXTURES / "pt_457_bin" / "p1_rel_c2p_p2c__mlm", from_pt=True)
+
+
+def test_format_hints():
+    with pytest.raises(FileNotFoundError, match="from_pt=True"):
+        tf_class("DebertaModel").from_pretrained(PT_DIR / "p1_rel_c2p_p2c__model")
+    with pytest.raises(FileNotFoundError, match="drop from_pt"):
+        tf_class("DebertaModel").from_pretrained(TF_DIR / "p1_rel_c2p_p2c__model", from_pt=True)
+
+
+def _copy_with(tmp_path, source, mutate, weights_name):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    shutil.copy(source / "config.json", folder / "config.json")
+    if weights_name == "tf_model.h5":
+        weights = read_tf_h5(source / weights_name)
+        mutate(weights)
+        write_tf_h5(weights, folder / weights_name, "DebertaForSequenceClassification")
+    else:
+        weights = read_safetensors(source / weights_name)
+        mutate(weights)
+        write_safetensors(weights, folder / weights_name)
+    return folder
+
+
+def test_h5_problems_reported_all_at_once(tmp_path):
+    def mutate(w):
+        del w["deberta/encoder/layer_._1/output/dense/bias"]
+        w["deberta/embeddings/LayerNorm/gamma"] = np.ones(7, np.float32)
+
+    folder = _copy_with(tmp_path, TF_DIR / "p1_rel_c2p_p2c__seqcls", mutate, "tf_model.h5")
+    with pytest.raises(WeightMapError) as caught:
+        tf_class("DebertaForSequenceClassification").from_pretrained(folder)
+    message = str(caught.value)
+    assert "2 problem(s)" in message and "layer_._1/output/dense/bias" in message and "(7,)" in message
+    assert caught.value.missing == ["deberta/encoder/layer_._1/output/dense/bias"]
+    assert [m[0] for m in caught.value.mismatched] == ["deberta/embeddings/LayerNorm/gamma"]
+
+
+def test_torch_problems_reported_all_at_once(tmp_path):
+    def mutate(w):
+        del w["deberta.encoder.layer.0.attention.self.q_bias"]
+        w["deberta.encoder.rel_embeddings.weight"] = np.zeros((3, 32), np.float32)
+        w["deberta.encoder.layer.0.attention.self.surprise"] = np.zeros(2, np.float32)
+
+    folder = _copy_with(tmp_path, PT_DIR / "p1_rel_c2p_p2c__seqcls", mutate, "model.safetensors")
+    with pytest.raises(WeightMapError) as caught:
+        tf_class("DebertaForSequenceClassification").from_pretrained(folder, from_pt=True)
+    message = str(caught.value)
+    for part in ("q_bias", "rel_embeddings", "surprise"):
+        assert part in message, message
+
+
+def test_fresh_head_on_base_checkpoint_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="deberta_tf"):
+        model, info = tf_class("DebertaForSequenceClassification").from_pretrained(
+            TF_DIR / "p1_rel_c2p_p2c__model", num_labels=4, output_loading_info=True)
+    assert sorted(info["missing_keys"]) == ["classifier/bias", "classifier/kernel", "pooler/dense/bias",
+                                            "pooler/dense/kernel"]
+    assert "newly initialised" in caplog.text
+    base = tf_class("DebertaModel").from_pretrained(TF_DIR / "p1_rel_c2p_p2c__model")
+    inputs = split_npz(load_npz(TF_DIR / "p1_rel_c2p_p2c__model" / "expected_tf.npz"))[0]
+    np.testing.assert_array_equal(model.deberta(inputs)["last_hidden_state"].numpy(),
+                                  base(inputs)["last_hidden_state"].numpy())
+
+
+def test_head_checkpoint_into_base_model_and_other_head(caplog):
+    with caplog.at_level(logging.WARNING, logger="deberta_tf"):
+        _, info = tf_class("DebertaModel").from_pretrained(PT_DIR / "p1_rel_c2p_p2c__qa", from_pt=True,
+                                                          output_loading_info=True)
+    assert sorted(info["unexpected_keys"]) == ["qa_outputs.bias", "qa_outputs.weight"]
+    _, info = tf_class("DebertaForTokenClassification").from_pretrained(TF_DIR / "p1_rel_c2p_p2c__qa",
+                                                                         output_loading_info=True)
+    assert sorted(info["unexpected_keys"]) == ["qa_outputs/bias", "qa_outputs/kernel"]
+    assert sorted(info["missing_keys"]) == ["classifier/bias", "classifier/kernel"]
+
+
+def test_ignore_mismatched_head_sizes():
+    folder = PT_DIR / "p1_rel_c2p_p2c__seqcls"
+    with pytest.raises(WeightMapError, match="classifier"):
+        tf_class("DebertaForSequenceClassification").from_pretrained(folder, from_pt=True, num_labels=7)
+    model, info = tf_class("DebertaForSequenceClassification").from_pretrained(
+        folder, from_pt=True, num_labels=7, ignore_mismatched_sizes=True, output_loading_info=True)
+    assert model.classifier.kernel.shape == (32, 7)
+    assert sorted(m[0] for m in info["mismatched_keys"]) == ["classifier/bias", "classifier/kernel"]
+
+
+def test_mlm_head_naming_follows_the_checkpoint():
+    folder = PT_DIR / "p1_rel_c2p_p2c__mlm_nolegacy"
+    model = tf_class("DebertaForMaskedLM").from_pretrained(folder, from_pt=True)
+    assert model.config.legacy is False and hasattr(model, "lm_predictions")
+    with pytest.raises(CheckpointLoadError, match="leave it unset"):
+        tf_class("DebertaForMaskedLM").from_pretrained(folder, from_pt=True, legacy=True)
+    legacy = tf_class("DebertaForMaskedLM").from_pretrained(PT_DIR / "p1_rel_c2p_p2c__mlm", from_pt=True)
+    assert legacy.config.use_legacy_mlm_head and hasattr(legacy, "cls")
+
+
+def test_non_legacy_mlm_h5_round_trip(tmp_path):
+    model = tf_class("DebertaForMaskedLM").from_pretrained(PT_DIR / "p1_rel_c2p_p2c__mlm_nolegacy", from_pt=True)
+    model.save_pretrained(tmp_path)
+    assert any(n.startswith("lm_predictions/") for n in read_tf_h5(tmp_path / "tf_model.h5"))
+    again = tf_class("DebertaForMaskedLM").from_pretrained(tmp_path)
+    assert again.config.legacy is False
+    inputs = make_inputs(model.config)
+    np.testing.assert_array_equal(again(inputs)["logits"].numpy(), model(inputs)["logits"].numpy())

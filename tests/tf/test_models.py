@@ -1,0 +1,116 @@
+"""Model behaviour through the shared run_model_test helper: every head x config variant, the reference's input
+forms, return_dict=False, the weight-map coverage, input validation, activations, import side effects."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_testing import ATOL_FP32, HEADS, VARIANTS, make_config, make_inputs, run_model_test, tf_class
+from deberta_core.config import ACTIVATIONS
+
+
+def expected_shape(architecture, config, batch, seq):
+    return {
+        "DebertaModel": (batch, seq, config.hidden_size),
+        "DebertaForMaskedLM": (batch, seq, config.vocab_size),
+        "DebertaForSequenceClassification": (batch, config.num_labels),
+        "DebertaForTokenClassification": (batch, seq, config.num_labels),
+        "DebertaForQuestionAnswering": (batch, seq),
+    }[architecture]
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("architecture", HEADS)
+def test_every_head_and_variant(architecture, variant):
+    config = make_config(variant, num_labels=2 if architecture == "DebertaForQuestionAnswering" else 3)
+    inputs = make_inputs(config, (11, 7, 3))
+    run_model_test(tf_class(architecture), config, inputs, expected_shape(architecture, config, 3, 11))
+
+
+def test_non_legacy_mlm_head_and_outputs_flags():
+    config = make_config("rel_both", legacy=False, output_hidden_states=True)
+    model, outputs = run_model_test(tf_class("DebertaForMaskedLM"), config, make_inputs(config), (3, 11, config.vocab_size))
+    assert hasattr(model, "lm_predictions") and not hasattr(model, "cls")
+    assert outputs["hidden_states"].shape == (config.num_hidden_layers + 1, 3, 11, config.hidden_size)
+    assert "attentions" not in outputs
+
+
+def test_inputs_embeds_equal_input_ids_path():
+    config = make_config("embproj_abs")
+    model = tf_class("DebertaModel")(config)
+    inputs = make_inputs(config)
+    by_ids = model(inputs)["last_hidden_state"].numpy()
+    embeds = tf.gather(model.embeddings.word_embeddings.weight, inputs["input_ids"])
+    by_embeds = model({**{k: v for k, v in inputs.items() if k != "input_ids"}, "inputs_embeds": embeds})
+    np.testing.assert_allclose(by_embeds["last_hidden_state"].numpy(), by_ids, atol=ATOL_FP32)
+
+
+@pytest.fixture(scope="module")
+def abs_model():
+    config = make_config("abs_only_types", max_position_embeddings=16)
+    return tf_class("DebertaForTokenClassification")(config)
+
+
+@pytest.mark.parametrize("bad", [-1, 120, 10_000])
+def test_out_of_range_ids_raise(abs_model, bad):
+    ids = np.ones((2, 5), np.int64)
+    ids[1, 3] = bad
+    with pytest.raises(ValueError, match=r"input_ids must be in \[0, vocab_size=120\)"):
+        abs_model(ids)
+
+
+def test_too_long_sequence_raises_with_absolute_positions(abs_model):
+    with pytest.raises(ValueError, match=r"sequence length 17 exceeds max_position_embeddings \(16\)"):
+        abs_model(np.ones((1, 17), np.int64))
+
+
+def test_user_mistakes_raise_clear_errors(abs_model):
+    ids = np.ones((1, 4), np.int64)
+    with pytest.raises(ValueError, match="either input_ids or inputs_embeds"):
+        abs_model(ids, inputs_embeds=np.zeros((1, 4, 32), np.float32))
+    with pytest.raises(ValueError, match=r"input_ids must be \[batch, sequence\]"):
+        abs_model(np.ones((4,), np.int64))
+    with pytest.raises(ValueError, match="unknown input name"):
+        abs_model({"input_ids": ids, "attention_masks": ids})
+    with pytest.raises(ValueError, match="both in the input dict and as keyword"):
+        abs_model({"input_ids": ids, "attention_mask": ids}, attention_mask=ids)
+    with pytest.raises(TypeError, match="DebertaConfig"):
+        tf_class("DebertaModel")({"hidden_size": 32})
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activations_match_torch(name):
+    torch = pytest.importorskip("torch")
+    from deberta_tf.activations import get_activation as tf_activation
+    from deberta_torch.activations import get_activation as torch_activation
+
+    x = np.linspace(-6, 6, 101, dtype=np.float32)
+    np.testing.assert_allclose(tf_activation(name)(tf.constant(x)).numpy(),
+                               torch_activation(name)(torch.from_numpy(x)).numpy(), atol=ATOL_FP32)
+
+
+def test_import_has_no_process_wide_side_effects():
+    script = r"""
+import json, logging, os, sys
+env = dict(os.environ); handlers = list(logging.getLogger().handlers); level = logging.getLogger().level
+import tensorflow as tf, keras
+threads = (tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())
+import deberta_tf
+print(json.dumps({
+    "torch": "torch" in sys.modules,
+    "policy": keras.mixed_precision.global_policy().name,
+    "env_changed": sorted(k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)),
+    "handlers_changed": list(logging.getLogger().handlers) != handlers or logging.getLogger().level != level,
+    "threads_changed": threads != (tf.config.threading.get_intra_op_parallelism_threads(),
+                                   tf.config.threading.get_inter_op_parallelism_threads()),
+}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"torch": False, "policy": "float32", "env_changed": [], "handlers_changed": False,
+                      "threads_changed": False}, report
