@@ -115,18 +115,25 @@ def test_mixed_precision_trains_and_stays_finite_with_masked_rows(policy):
     assert all(v.dtype == "float32" for v in model.weights), "variables stay float32"
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
+@pytest.mark.parametrize("dropout", [0.0, 0.1], ids=["no_dropout", "dropout"])
+def test_gradient_checkpointing_gives_the_same_gradients(dropout):
+    """Same loss and gradients with and without rematerialisation; with dropout on, the recomputation replays
+    the forward's masks (both runs start from the same dropout seed state)."""
     architecture = "DebertaForSequenceClassification"
-    config = head_config(architecture, num_labels=3)
+    config = head_config(architecture, num_labels=3, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     model = tf_class(architecture)(config)
     inputs = make_inputs(config)
     labels = make_labels(architecture, config, inputs)
     model.build()
     variables = model_variables(model)
+    generators = [layer.seed_generator for layer in model._flatten_layers() if hasattr(layer, "seed_generator")]
+    start = [g.state.numpy() for g in generators]
 
     def grads():
+        for generator, state in zip(generators, start):
+            generator.state.assign(state)
         with tf.GradientTape() as tape:
-            loss = model({**inputs, **labels}, training=True)["loss"]  # dropout is 0 in these configs
+            loss = model({**inputs, **labels}, training=True)["loss"]
         return loss.numpy(), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, list(variables.values()))]
 
     loss_plain, grads_plain = grads()
@@ -136,7 +143,6 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     assert abs(loss_plain - loss_remat) <= ATOL_REMAT
     for name, a, b in zip(variables, grads_plain, grads_remat):
         np.testing.assert_allclose(a, b, atol=ATOL_REMAT, err_msg=name)
-    # And inside a compiled train step.
-    dataset = padded_dataset(architecture, config)
-    losses = fit_losses(model, dataset, jit_compile=False)
-    assert losses[-1] < losses[0]
+    if dropout == 0.0:  # and inside a compiled train step
+        losses = fit_losses(model, padded_dataset(architecture, config), jit_compile=False)
+        assert losses[-1] < losses[0]
