@@ -250,8 +250,35 @@ HANDLERS: Dict[str, Callable] = {
 }
 
 
-def _one_paragraph(message: str) -> str:
-    return message.strip() or "(no message)"
+MAX_LISTED = 8  # names shown per category in a CLI error; the exception carries the full lists
+
+
+def _one_paragraph(err: BaseException) -> str:
+    """The error as one block; a WeightMapError's name lists cut to MAX_LISTED each (a 12-layer model would
+    otherwise print hundreds of lines)."""
+    from deberta_core.weight_map import WeightMapError
+
+    message = str(err).strip() or type(err).__name__
+    if not isinstance(err, WeightMapError):
+        return message
+    lines = message.splitlines()
+    # note how many names were cut per category
+    result, count, cut = [], 0, 0
+    for line in lines:
+        if line.startswith("    "):
+            count += 1
+            if count <= MAX_LISTED:
+                result.append(line)
+            else:
+                cut += 1
+            continue
+        if cut:
+            result.append(f"    ... and {cut} more")
+        count, cut = 0, 0
+        result.append(line)
+    if cut:
+        result.append(f"    ... and {cut} more")
+    return "\n".join(result)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -270,7 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, OSError) as err:
         # ConversionError, WeightMapError, the twins' CheckpointLoadError, config validation (ValueError);
         # FileNotFoundError / FileExistsError / permission problems (OSError).
-        print(f"{PROG}: error: {_one_paragraph(str(err))}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_paragraph(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

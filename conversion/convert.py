@@ -203,8 +203,13 @@ def _read_header(path: str) -> Tuple[int, dict]:
     return header_size, header
 
 
+_ST_ITEMSIZE = {**{name: dtype.itemsize for name, dtype in _ST_NP.items()}, "BF16": 2}
+
+
 class SafetensorsReader(TensorReader):
-    """One ``.safetensors`` file or every shard of an index, via ``safe_open`` (memory-mapped, one tensor a time).
+    """One ``.safetensors`` file or every shard of an index, read tensor by tensor with plain file reads (no
+    memory map: resident memory stays at one tensor). The header of every shard is validated up front: known
+    dtypes, offsets that match the shapes and lie inside the file (a truncated file is refused before any read).
 
     BF16 tensors, which NumPy cannot hold, are widened to float32 exactly (as ``deberta_core.checkpoint_io``).
     """
@@ -212,35 +217,35 @@ class SafetensorsReader(TensorReader):
     family = "torch"
 
     def __init__(self, path: str) -> None:
-        from safetensors import safe_open
-
         self.path = path
-        shards = self._shards(path)
-        self._handles = []
-        self._where: Dict[str, Tuple[Any, str]] = {}
-        self._meta: Dict[str, Tuple[Tuple[int, ...], str]] = {}
-        try:
-            for shard in shards:
-                self._check_size(shard)
+        self._where: Dict[str, Tuple[str, int, Tuple[int, ...], str]] = {}  # name -> (shard, start, shape, dtype)
+        for shard in self._shards(path):
+            if not os.path.isfile(shard):
+                raise ConversionError(f"no safetensors file at {shard!r}")
+            header_size, header = _read_header(shard)
+            data_start = 8 + header_size
+            file_size = os.path.getsize(shard)
+            if not isinstance(header, dict):
+                raise ConversionError(f"{shard!r} is not a safetensors file (its header is not a JSON object)")
+            for name, entry in header.items():
+                if name == "__metadata__":
+                    continue
                 try:
-                    handle = safe_open(shard, framework="numpy")
-                except Exception as err:  # SafetensorError for bad headers / sizes
-                    raise ConversionError(
-                        f"{shard!r} is not a readable safetensors file (truncated or corrupt?): {err}"
-                    ) from None
-                self._handles.append(handle)
-                for name in handle.keys():
-                    if name in self._where:
-                        raise ConversionError(f"{name!r} is stored twice: in {self._where[name][1]!r} and {shard!r}")
-                    piece = handle.get_slice(name)
-                    self._where[name] = (handle, shard)
-                    self._meta[name] = (tuple(piece.get_shape()), piece.get_dtype())
-        except BaseException:
-            self.close()
-            raise
-        unknown = sorted({d for _, d in self._meta.values()} - set(_ST_NP) - {"BF16"})
-        if unknown:
-            raise ConversionError(f"{path!r} holds tensors of dtype(s) {unknown}; expected one of {sorted(_ST_NP)} or BF16")
+                    dtype, shape, (start, end) = entry["dtype"], tuple(int(d) for d in entry["shape"]), entry["data_offsets"]
+                except (KeyError, TypeError, ValueError):
+                    raise ConversionError(f"{shard!r}: the header entry of {name!r} is malformed: {entry!r}") from None
+                if dtype not in _ST_ITEMSIZE:
+                    raise ConversionError(f"{shard!r}: {name!r} has dtype {dtype}; expected one of "
+                                          f"{sorted(_ST_ITEMSIZE)}")
+                if end - start != int(np.prod(shape, dtype=np.int64)) * _ST_ITEMSIZE[dtype]:
+                    raise ConversionError(f"{shard!r} is corrupt: {name!r} has shape {list(shape)} ({dtype}) but "
+                                          f"{end - start} bytes of data")
+                if data_start + end > file_size:
+                    raise ConversionError(f"{shard!r} is truncated: {name!r} ends at byte {data_start + end}, the "
+                                          f"file has {file_size}")
+                if name in self._where:
+                    raise ConversionError(f"{name!r} is stored twice: in {self._where[name][0]!r} and {shard!r}")
+                self._where[name] = (shard, data_start + start, shape, dtype)
 
     def _shards(self, path: str) -> List[str]:
         if not path.endswith(".json"):
@@ -257,54 +262,33 @@ class SafetensorsReader(TensorReader):
         lost = [s for s in shards if not os.path.isfile(s)]
         if lost:
             raise ConversionError(f"the shard index {path!r} lists files that do not exist: {lost}")
-        self._index = weight_map
         return shards
-
-    @staticmethod
-    def _check_size(shard: str) -> None:
-        """safe_open memory-maps the file; check the data really covers the header's offsets first."""
-        header_size, header = _read_header(shard)
-        ends = [entry["data_offsets"][1] for name, entry in header.items()
-                if name != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
-        need = 8 + header_size + (max(ends) if ends else 0)
-        have = os.path.getsize(shard)
-        if have < need:
-            raise ConversionError(
-                f"{shard!r} is truncated: its header describes {need} bytes of tensors, the file has {have}"
-            )
 
     def names(self) -> List[str]:
         return list(self._where)
 
     def shape(self, name: str) -> Tuple[int, ...]:
-        return self._meta[name][0]
+        return self._where[name][2]
 
     def dtype(self, name: str) -> np.dtype:
-        st = self._meta[name][1]
+        st = self._where[name][3]
         return np.dtype("float32") if st == "BF16" else _ST_NP[st]
 
     def read(self, name: str) -> np.ndarray:
-        handle, shard = self._where[name]
+        shard, start, shape, st = self._where[name]
+        stored = np.dtype("<u2") if st == "BF16" else _ST_NP[st].newbyteorder("<")
+        count = int(np.prod(shape, dtype=np.int64))
         try:
-            if self._meta[name][1] == "BF16":
-                return self._read_bf16(shard, name)  # numpy cannot hold BF16: widen the raw bytes
-            return np.array(handle.get_tensor(name))  # own the memory (the file may be replaced later)
-        except ConversionError:
-            raise
-        except Exception as err:
-            raise ConversionError(f"{shard!r}: cannot read tensor {name!r} (truncated or corrupt?): {err}") from None
-
-    @staticmethod
-    def _read_bf16(shard: str, name: str) -> np.ndarray:
-        header_size, header = _read_header(shard)
-        start, end = header[name]["data_offsets"]
-        with open(shard, "rb") as handle:
-            handle.seek(8 + header_size + start)
-            raw = np.frombuffer(handle.read(end - start), dtype="<u2")
-        return (raw.astype("<u4") << 16).view("<f4").reshape(header[name]["shape"])
-
-    def close(self) -> None:
-        self._handles = []  # safe_open handles close when collected
+            with open(shard, "rb") as handle:
+                handle.seek(start)
+                array = np.fromfile(handle, dtype=stored, count=count)
+        except OSError as err:
+            raise ConversionError(f"{shard!r}: cannot read tensor {name!r}: {err}") from None
+        if array.size != count:
+            raise ConversionError(f"{shard!r} is truncated: tensor {name!r} is cut short")
+        if st == "BF16":
+            array = (array.astype("<u4") << 16).view("<f4")
+        return array.astype(array.dtype.newbyteorder("="), copy=False).reshape(shape)
 
 
 class TorchPickleReader(TensorReader):
@@ -431,7 +415,7 @@ class H5Reader(TensorReader):
             first = np.asarray(self._file[paths[0]][()])
             for other in paths[1:]:
                 copy = np.asarray(self._file[other][()])
-                if copy.shape != first.shape or copy.dtype != first.dtype or copy.tobytes() != first.tobytes():
+                if copy.shape != first.shape or copy.dtype != first.dtype or not _bitwise_equal(first, copy):
                     raise ConversionError(f"{self.path!r}: {name!r} is stored twice with different values "
                                           f"({paths[0]!r} and {other!r})")
         except ConversionError:
@@ -448,6 +432,13 @@ class H5Reader(TensorReader):
             except Exception:
                 pass
             self._file = None
+
+
+def _bitwise_equal(a: np.ndarray, b: np.ndarray, block: int = 1 << 24) -> bool:
+    """Same bytes, compared block by block (no full-size temporaries)."""
+    x = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    y = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
+    return x.size == y.size and all(np.array_equal(x[i:i + block], y[i:i + block]) for i in range(0, x.size, block))
 
 
 def load_keras_file(path: str):
@@ -716,10 +707,9 @@ def _layout_hint(names: Sequence[str], arch: str, family: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------- writers
 class SafetensorsStreamWriter:
-    """Writes a ``.safetensors`` file tensor by tensor: the header (names, dtypes, shapes, offsets) first.
-
-    Tensors are laid out in name order; the header is padded with spaces to 8 bytes as ``safetensors`` does.
-    """
+    """Writes a ``.safetensors`` file tensor by tensor: the header (names, dtypes, shapes, offsets) first, then
+    each tensor's bytes as it arrives, in the order ``items`` lists them (the format only needs the offsets to tile
+    the data; ``safetensors`` itself sorts by dtype and name). The header is padded with spaces to 8 bytes."""
 
     def __init__(self, path: str, items: Sequence[Tuple[str, Tuple[int, ...], np.dtype]],
                  metadata: Optional[Mapping[str, str]] = None) -> None:
@@ -728,10 +718,12 @@ class SafetensorsStreamWriter:
         offset = 0
         self._order: List[str] = []
         self._expected: Dict[str, Tuple[Tuple[int, ...], np.dtype]] = {}
-        for name, shape, dtype in sorted(items, key=lambda x: x[0]):
+        for name, shape, dtype in items:
             dtype = np.dtype(dtype)
             if dtype not in _ST_DTYPES:
                 raise ConversionError(f"cannot write {name!r} of dtype {dtype} to safetensors")
+            if name in self._expected:
+                raise ValueError(f"{name!r} is listed twice")
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             header[name] = {"dtype": _ST_DTYPES[dtype], "shape": list(shape), "data_offsets": [offset, offset + size]}
             offset += size
@@ -743,23 +735,22 @@ class SafetensorsStreamWriter:
         self._handle.write(np.uint64(len(blob)).astype("<u8").tobytes())
         self._handle.write(blob)
         self._next = 0
-        self._pending: Dict[str, np.ndarray] = {}
 
     def write(self, name: str, array: np.ndarray) -> None:
+        if self._next >= len(self._order) or self._order[self._next] != name:
+            expected = self._order[self._next] if self._next < len(self._order) else "nothing more"
+            raise RuntimeError(f"{self.path!r}: tensors must come in the planned order; expected {expected!r}, got {name!r}")
         shape, dtype = self._expected[name]
         if tuple(array.shape) != shape or array.dtype != dtype:
             raise RuntimeError(f"{name!r}: planned {dtype}{list(shape)}, got {array.dtype}{list(array.shape)}")
-        self._pending[name] = array
-        while self._next < len(self._order) and self._order[self._next] in self._pending:
-            data = np.ascontiguousarray(self._pending.pop(self._order[self._next]))
-            self._handle.write(data.astype(data.dtype.newbyteorder("<"), copy=False).tobytes())
-            self._next += 1
+        data = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<"))
+        self._handle.write(data.reshape(-1).view(np.uint8))
+        self._next += 1
 
     def close(self) -> None:
-        if self._next != len(self._order):
-            self._handle.close()
-            raise RuntimeError(f"{self.path!r}: {len(self._order) - self._next} tensors were never written")
         self._handle.close()
+        if self._next != len(self._order):
+            raise RuntimeError(f"{self.path!r}: {len(self._order) - self._next} tensors were never written")
 
 
 class H5StreamWriter:
