@@ -75,7 +75,7 @@ def test_a_perturbed_weight_fails_and_is_named(tmp_path):
     weight.assign(original + np.eye(*original.shape, dtype=np.float32) * 0.05)  # one class moves: the loss changes
     report = compare_models(torch_model, tf_model)
     assert not report.passed
-    assert [e.name for e in report.failures] == ["logits", "loss"]  # the encoder outputs still agree
+    assert {e.name for e in report.failures} == {"logits", "loss"}  # the encoder outputs still agree
     assert "FAILED" in report.to_text() and "logits" in report.to_text()
     # an encoder weight shows up in every later hidden state
     layer = tf_model.deberta.encoder.layer[1].output.dense.kernel
