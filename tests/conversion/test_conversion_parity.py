@@ -20,7 +20,7 @@ from conversion.parity import (  # noqa: E402
     make_batch,
 )
 from conversion_helpers import PT_V5, TF_457, fixture_names  # noqa: E402
-from deberta_tf.io import keras_weights  # noqa: E402
+from deberta_tf.io import keras_weights, model_variables  # noqa: E402
 
 
 def _torch_state(model):
@@ -78,7 +78,7 @@ def test_a_perturbed_weight_fails_and_is_named(tmp_path):
     assert {e.name for e in report.failures} == {"logits", "loss"}  # the encoder outputs still agree
     assert "FAILED" in report.to_text() and "logits" in report.to_text()
     # an encoder weight shows up in every later hidden state
-    layer = tf_model.deberta.encoder.layer[1].output.dense.kernel
+    layer = model_variables(tf_model)["deberta/encoder/layer_._1/output/dense/kernel"]
     weight.assign(original)
     layer.assign(layer.numpy() * 1.01)
     failed = {e.name for e in compare_models(torch_model, tf_model).failures}
