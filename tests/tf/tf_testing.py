@@ -155,10 +155,11 @@ def make_labels(architecture: str, config: DebertaConfig, inputs, seed: int = 1)
 # ---------------------------------------------------------------------------------------------------- checks
 def check_weight_map_coverage(model) -> None:
     """Every Keras variable maps onto exactly one canonical name of the weight map, and every row has a variable."""
+    model.build()
     architecture = type(model).__name__
     expected = [e.keras_name for e in expand(model.config, architecture)]
     assert len(expected) == len(set(expected)), "the weight map lists a name twice"
-    names = [io_name for io_name in model_variables(model)]  # raises on a duplicate canonical name
+    names = list(model_variables(model))  # raises on a duplicate canonical name
     assert len(names) == len(model.weights)
     assert sorted(names) == sorted(expected), (
         f"not in the map: {sorted(set(names) - set(expected))}; no variable: {sorted(set(expected) - set(names))}"
