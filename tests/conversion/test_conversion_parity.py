@@ -112,3 +112,19 @@ def test_file_conversion_with_check(tmp_path):
                                PT_V5.parent / "pt_457_bin" / "p1_rel_c2p_p2c__mlm")
     assert report.passed and max(report.diffs().values()) == 0.0
 
+
+
+def test_keras_native_round_trip_is_bit_exact(tmp_path):
+    """safetensors -> model.keras -> safetensors, and .keras -> tf_model.h5, through deberta_tf's save/load."""
+    from deberta_core.checkpoint_io import read_safetensors, read_tf_h5
+
+    name = "p4_embproj__mlm"
+    convert(PT_V5 / name, tmp_path / "k", to="keras")
+    convert(tmp_path / "k" / "model.keras", tmp_path / "pt", to="torch")
+    convert(tmp_path / "k" / "model.keras", tmp_path / "tf", to="tf")
+    a, b = read_safetensors(tmp_path / "pt" / "model.safetensors"), read_safetensors(PT_V5 / name / "model.safetensors")
+    assert sorted(a) == sorted(b) and all(a[k].tobytes() == b[k].tobytes() for k in a)
+    c, d = read_tf_h5(tmp_path / "tf" / "tf_model.h5"), read_tf_h5(TF_457 / name / "tf_model.h5")
+    assert sorted(c) == sorted(d) and all(c[k].tobytes() == d[k].tobytes() for k in c)
+    report = check_checkpoints(tmp_path / "k" / "model.keras", PT_V5 / name)
+    assert report.passed, report.to_text()
