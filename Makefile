@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(PY) -m examples.demo
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.run_all $(BENCH)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

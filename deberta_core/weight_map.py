@@ -136,10 +136,12 @@ MLM_LEGACY: Tuple[Row, ...] = (
 # The original (hub) MLM head. The reference TF has no such head: these Keras names are ours, in the same style.
 MLM_ORIGINAL: Tuple[Row, ...] = (
     Row("lm_predictions.lm_head.bias", "lm_predictions/lm_head/bias", "identity", ("vocab",)),
-    Row("lm_predictions.lm_head.dense.weight", "lm_predictions/lm_head/dense/kernel", "transpose", ("hidden", "hidden")),
-    Row("lm_predictions.lm_head.dense.bias", "lm_predictions/lm_head/dense/bias", "identity", ("hidden",)),
-    Row("lm_predictions.lm_head.LayerNorm.weight", "lm_predictions/lm_head/LayerNorm/gamma", "identity", ("hidden",)),
-    Row("lm_predictions.lm_head.LayerNorm.bias", "lm_predictions/lm_head/LayerNorm/beta", "identity", ("hidden",)),
+    # Sized by embedding_size, as the legacy head: its output meets the tied word embeddings, which are
+    # embedding_size wide (equal to hidden_size in every released checkpoint, where both agree).
+    Row("lm_predictions.lm_head.dense.weight", "lm_predictions/lm_head/dense/kernel", "transpose", ("embedding", "hidden")),
+    Row("lm_predictions.lm_head.dense.bias", "lm_predictions/lm_head/dense/bias", "identity", ("embedding",)),
+    Row("lm_predictions.lm_head.LayerNorm.weight", "lm_predictions/lm_head/LayerNorm/gamma", "identity", ("embedding",)),
+    Row("lm_predictions.lm_head.LayerNorm.bias", "lm_predictions/lm_head/LayerNorm/beta", "identity", ("embedding",)),
 )
 SEQUENCE_CLASSIFICATION: Tuple[Row, ...] = (
     Row("pooler.dense.weight", "pooler/dense/kernel", "transpose", ("pooler", "pooler")),

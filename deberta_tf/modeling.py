@@ -134,6 +134,15 @@ class TFDebertaPreTrainedModel(keras.Model):
         self.build()  # variables exist before the optimizer and the traced train step see them
         super().compile(*args, **kwargs)
 
+    def compile_from_config(self, config: Dict[str, Any]) -> None:
+        """Called by ``keras.models.load_model``: recompile with the saved optimizer, loss and metrics so the
+        optimizer state in the ``.keras`` file is restored and training can resume (Keras skips models whose
+        ``compile`` is overridden unless they define this)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.optimizer is not None:
+            self.optimizer.build(self.trainable_variables)
+
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
         """The head's own loss for ``labels`` given as Keras ``y`` (heads override)."""
         raise ValueError(f"{type(self).__name__} has no task loss; compile() with a loss, or use a task head")

@@ -61,6 +61,10 @@ def build_arg_parser(framework: str) -> argparse.ArgumentParser:
     train.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
     train.add_argument("--compile", action="store_true",
                        help="torch.compile the model / Keras jit_compile=True (XLA)")
+    train.add_argument("--replicas", type=int, default=None,
+                       help="data-parallel replicas. torch: launch with torchrun --nproc_per_node N (checked against it); "
+                            "Keras: MirroredStrategy over N GPUs, or N logical CPU devices when there are fewer GPUs. "
+                            "With TF_CONFIG set, Keras uses MultiWorkerMirroredStrategy")
     train.add_argument("--output-dir", default=os.path.join("runs", framework))
     train.add_argument("--resume", action="store_true", help="continue from --output-dir/checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -68,6 +72,8 @@ def build_arg_parser(framework: str) -> argparse.ArgumentParser:
 
 
 def validate_args(args: argparse.Namespace) -> None:
+    if args.replicas is not None and args.replicas < 1:
+        raise SystemExit(f"--replicas must be >= 1, got {args.replicas}")
     for name in ("epochs", "batch_size", "max_length"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

@@ -95,6 +95,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = common.build_arg_parser("torch").parse_args(argv)
     common.validate_args(args)
     rank, world_size, device = setup_distributed()
+    if args.replicas is not None and args.replicas != world_size:
+        raise SystemExit(f"--replicas {args.replicas} but this run has {world_size} process(es): "
+                         f"launch with torchrun --nproc_per_node {args.replicas}")
     is_main = rank == 0
     common.seed_everything(args.seed)
     torch.manual_seed(args.seed)

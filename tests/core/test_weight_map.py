@@ -141,7 +141,13 @@ def test_map_covers_reference_torch_model_exactly_once(variant, architecture, le
         f"not in the reference: {sorted(set(torch_keys) - set(reference))}"
     )
     for e in entries:
-        assert e.torch_shape == reference[e.torch_key], e
+        if not legacy and e.torch_key.startswith("lm_predictions.lm_head.") and e.torch_key != "lm_predictions.lm_head.bias" \
+                and config.embedding_size != config.hidden_size:
+            # The reference 4.57 sizes the original head by hidden_size and then cannot multiply it with the
+            # embedding_size-wide tied embeddings; the map (and both twins) size it by embedding_size.
+            assert e.torch_shape[0] == config.embedding_size, e
+        else:
+            assert e.torch_shape == reference[e.torch_key], e
         assert apply_op(e.op, np.zeros(e.torch_shape, np.float32)).shape == e.keras_shape, e
     # The TF prefix names the same architecture.
     assert expand(config, "TF" + architecture) == entries

@@ -248,3 +248,21 @@ def test_resize_token_embeddings_keeps_rows_and_ties_the_decoder():
 def test_constructor_rejects_other_configs():
     with pytest.raises(TypeError, match="expected a deberta_core.DebertaConfig"):
         deberta_torch.DebertaModel({"hidden_size": 32})
+
+
+def test_original_mlm_head_with_embedding_projection_round_trips_through_the_map(tmp_path):
+    """embedding_size != hidden_size with the original lm_predictions naming: the map, our torch model and
+    its saved file agree on every shape (the reference cannot build this head)."""
+    from deberta_core import weight_map
+
+    config = make_config("embproj", legacy=False)
+    model = deberta_torch.DebertaForMaskedLM(config).eval()
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for entry in weight_map.expand(config, "DebertaForMaskedLM"):
+        assert shapes.pop(entry.torch_key) == entry.torch_shape
+    assert shapes == {}
+    model.save_pretrained(tmp_path)
+    again = deberta_torch.DebertaForMaskedLM.from_pretrained(tmp_path)
+    inputs = make_inputs(config)
+    with torch.no_grad():
+        assert max_diff(model(**inputs).logits, again(**inputs).logits) == 0.0
