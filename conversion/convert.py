@@ -47,7 +47,7 @@ from deberta_core.weight_map import (
     TORCH_TOLERATED,
     MapEntry,
     WeightMapError,
-    _format_report,  # the core's one report format for a partial conversion
+    format_report,  # the core's one report format for a partial conversion
     apply_op,
     detect_torch_layout,
     expand,
@@ -667,7 +667,7 @@ def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, ds
     mismatched = [(src_name(e), src_shape(e), reader.shape(src_name(e)))
                   for e in entries if src_name(e) in present and reader.shape(src_name(e)) != src_shape(e)]
     if missing or unexpected or mismatched:
-        message = _format_report("torch -> keras" if to_keras else "keras -> torch", arch, reader.path,
+        message = format_report("torch -> keras" if to_keras else "keras -> torch", arch, reader.path,
                                  missing, [untied.get(n, n) for n in unexpected], mismatched)
         hint = _layout_hint(names, arch, src_family)
         if mismatched and not hint:
@@ -768,16 +768,16 @@ class H5StreamWriter:
         model_name = cio.TF_MODEL_NAMES[arch]
         self._targets: Dict[str, List[str]] = {}
         self._file = h5py.File(path, "w")
-        cio._save_attribute(self._file, "layer_names", list(layout))
+        cio.save_attribute(self._file, "layer_names", list(layout))
         self._file.attrs["backend"] = cio.H5_BACKEND
         self._file.attrs["keras_version"] = cio.H5_KERAS_VERSION
         for layer in sorted(layout):
             group = self._file.create_group(layer)
             weight_names = [f"{model_name}/{name}:0" for name in layout[layer]]
-            cio._save_attribute(group, "weight_names", weight_names)
+            cio.save_attribute(group, "weight_names", weight_names)
             for weight_name, name in zip(weight_names, layout[layer]):
                 self._targets.setdefault(name, []).append(f"{layer}/{weight_name}")
-        cio._save_attribute(self._file.create_group(cio.TOP_LEVEL_GROUP), "weight_names", [])
+        cio.save_attribute(self._file.create_group(cio.TOP_LEVEL_GROUP), "weight_names", [])
 
     def write(self, name: str, array: np.ndarray) -> None:
         for target in self._targets.pop(name):

@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import h5py
 import numpy as np
 
+from .files import atomic_write
 from .weight_map import keras_sort_key, normalize_architecture
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -60,28 +60,6 @@ _SUFFIX = re.compile(r":\d+$")
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def _atomic_target(path: PathLike) -> Tuple[str, str]:
-    """(final path, temporary path in the same folder) for an atomic write."""
-    final = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(final))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot write {final!r}: the folder {folder!r} does not exist")
-    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(final) + ".", suffix=".tmp", dir=folder)
-    os.close(handle)
-    return final, tmp
-
-
-def _finish_atomic(tmp: str, final: str) -> None:
-    os.replace(tmp, final)
-
-
-def _discard(tmp: str) -> None:
-    try:
-        os.remove(tmp)
-    except OSError:
-        pass
-
-
 # ---------------------------------------------------------------------------------------------------- safetensors
 def _read_one_safetensors(path: str) -> Dict[str, np.ndarray]:
     from safetensors import safe_open
@@ -182,14 +160,9 @@ def write_safetensors(
     for name, value in tensors.items():
         array = np.asarray(value)
         arrays[name] = np.ascontiguousarray(array)
-    final, tmp = _atomic_target(path)
-    try:
+    with atomic_write(path) as tmp:
         save_file(arrays, tmp, metadata=meta)
-        _finish_atomic(tmp, final)
-    except BaseException:
-        _discard(tmp)
-        raise
-    return final
+    return os.fspath(path)
 
 
 # ---------------------------------------------------------------------------------------------------- h5: reading
@@ -299,7 +272,7 @@ def read_tf_h5_layout(path: PathLike) -> Dict[str, List[str]]:
 
 
 # ---------------------------------------------------------------------------------------------------- h5: writing
-def _save_attribute(node: h5py.HLObject, name: str, values: List[str]) -> None:
+def save_attribute(node: h5py.HLObject, name: str, values: List[str]) -> None:
     """Store a string list as tf-keras does (variable-length UTF-8; chunked past the header limit)."""
     if not values:
         node.attrs[name] = np.asarray([])  # tf-keras writes an empty float64 array for weightless layers
@@ -355,24 +328,19 @@ def write_tf_h5(weights: Mapping[str, np.ndarray], path: PathLike, architecture:
     layout = h5_layout(weights, arch)
     model_name = TF_MODEL_NAMES[arch]
     arrays = {name: np.ascontiguousarray(np.asarray(value)) for name, value in weights.items()}
-    final, tmp = _atomic_target(path)
-    try:
+    with atomic_write(path) as tmp:
         with h5py.File(tmp, "w") as handle:
-            _save_attribute(handle, "layer_names", list(layout))
+            save_attribute(handle, "layer_names", list(layout))
             handle.attrs["backend"] = H5_BACKEND
             handle.attrs["keras_version"] = H5_KERAS_VERSION
             for layer in sorted(layout):  # tf-keras creates the groups in sorted order
                 group = handle.create_group(layer)
                 weight_names = [f"{model_name}/{name}:0" for name in layout[layer]]
-                _save_attribute(group, "weight_names", weight_names)
+                save_attribute(group, "weight_names", weight_names)
                 for weight_name, name in zip(weight_names, layout[layer]):
                     group.create_dataset(weight_name, data=arrays[name])
-            _save_attribute(handle.create_group(TOP_LEVEL_GROUP), "weight_names", [])
-        _finish_atomic(tmp, final)
-    except BaseException:
-        _discard(tmp)
-        raise
-    return final
+            save_attribute(handle.create_group(TOP_LEVEL_GROUP), "weight_names", [])
+    return os.fspath(path)
 
 
 __all__ = [

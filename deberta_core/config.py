@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
-from .files import CONFIG_NAME
+from .files import CONFIG_NAME, atomic_write
 
 # Names accepted for ``hidden_act`` / ``pooler_hidden_act``. Each backend implements exactly this set
 # (deberta_torch/ and deberta_tf/ test that they do), with the reference's definitions:
@@ -366,10 +366,8 @@ class DebertaConfig:
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
         os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, CONFIG_NAME)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             handle.write(self.to_json_string())
-        os.replace(tmp, path)
         return path
 
     @classmethod

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 CONFIG_NAME = "config.json"
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -35,6 +37,26 @@ WEIGHT_FILES = {
 # Files fetched from the hub for a checkpoint (weights in every format we read, config and tokenizer).
 HUB_PATTERNS = [CONFIG_NAME, "*.safetensors", SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME,
                 "pytorch_model-*.bin", TF2_WEIGHTS_NAME, *TOKENIZER_FILES]
+
+
+@contextlib.contextmanager
+def atomic_write(path: "os.PathLike | str") -> Iterator[str]:
+    """Yield a unique temporary path in the target's folder; on success it replaces ``path`` in one step
+    (``os.replace``), on any error it is removed. Readers never see a half-written file, and concurrent writers
+    to one folder do not share a temporary name."""
+    final = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(final))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {final!r}: the folder {folder!r} does not exist")
+    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(final) + ".", suffix=".tmp", dir=folder)
+    os.close(handle)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 @dataclass

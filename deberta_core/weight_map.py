@@ -309,7 +309,7 @@ class ConvertedWeights(dict):
     unexpected: List[str]
 
 
-def _format_report(
+def format_report(
     direction: str, architecture: str, source: Optional[str], missing: List[str], unexpected: List[str],
     mismatched: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]],
 ) -> str:
@@ -385,7 +385,7 @@ def _convert(
             mismatched.append((name, src_shape(e), tuple(np.shape(tensors[name]))))
     if mismatched or (strict and (missing or unexpected)):
         raise WeightMapError(
-            _format_report(direction, arch, source, missing, [untied.get(n, n) for n in unexpected], mismatched),
+            format_report(direction, arch, source, missing, [untied.get(n, n) for n in unexpected], mismatched),
             missing, unexpected, mismatched,
         )
 

@@ -12,7 +12,7 @@ from typing import Dict, List, Mapping, Tuple
 import torch
 
 from deberta_core import DebertaConfig
-from deberta_core.files import SAFE_WEIGHTS_NAME, CheckpointFiles
+from deberta_core.files import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write
 
 logger = logging.getLogger("deberta_torch")
 
@@ -56,8 +56,6 @@ def expected_extra_keys(config: DebertaConfig) -> List[re.Pattern]:
 
 def read_torch_weights(files: CheckpointFiles) -> Dict[str, torch.Tensor]:
     """The state dict of a folder's torch-format weights (safetensors preferred, then pytorch_model.bin)."""
-    from safetensors.torch import load_file
-
     if "safetensors" in files.weights:
         return _load_safetensors(files.weights["safetensors"])
     if "safetensors_sharded" in files.weights:
@@ -132,15 +130,12 @@ def save_torch_weights(state: Mapping[str, torch.Tensor], folder: str, safe_seri
 
     os.makedirs(folder, exist_ok=True)
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}
-    if safe_serialization:
-        path = os.path.join(folder, SAFE_WEIGHTS_NAME)
-        tmp = path + ".tmp"
-        save_file(state, tmp, metadata={"format": "pt"})
-    else:
-        path = os.path.join(folder, "pytorch_model.bin")
-        tmp = path + ".tmp"
-        torch.save(state, tmp)
-    os.replace(tmp, path)
+    path = os.path.join(folder, SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME)
+    with atomic_write(path) as tmp:
+        if safe_serialization:
+            save_file(state, tmp, metadata={"format": "pt"})
+        else:
+            torch.save(state, tmp)
     return path
 
 

@@ -128,8 +128,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
     class EvaluateAndCheckpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            logits = self.model.predict(test_ds.map(lambda b: {k: v for k, v in b.items() if k != "labels"}),
-                                        verbose=0)["logits"]
+            features = test_ds.map(lambda b: {k: v for k, v in b.items() if k != "labels"})
+            logits = self.model.predict(features, steps=-(-len(test) // args.batch_size), verbose=0)["logits"]
             accuracy = float(np.mean(np.argmax(logits, -1) == test.labels))
             history.append({"epoch": epoch + 1, "train_loss": float(logs["loss"]) if logs else None,
                             "eval_accuracy": accuracy})
