@@ -138,6 +138,8 @@ class DisentangledSelfAttention(keras.layers.Layer):
 
 
 class DebertaSelfOutput(keras.layers.Layer):
+    """Dense back to hidden_size, dropout, residual add and LayerNorm (also the feed-forward's DebertaOutput)."""
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(config), name="dense",

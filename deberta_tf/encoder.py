@@ -11,8 +11,8 @@ import tensorflow as tf
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
-from .attention import DebertaAttention, RelativePositions, build_relative_positions
-from .embeddings import DebertaLayerNorm, initializer, shape_list
+from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
+from .embeddings import initializer, shape_list
 
 
 def checkpoint(function, *args, seed_generators=()):
@@ -74,22 +74,9 @@ class DebertaIntermediate(keras.layers.Layer):
         return hidden_states
 
 
-class DebertaOutput(keras.layers.Layer):
-    def __init__(self, config: DebertaConfig, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(config), name="dense",
-                                        dtype=self.dtype_policy)
-        self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
-
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
-
-    def call(self, hidden_states: tf.Tensor, input_tensor: tf.Tensor, training: bool = False) -> tf.Tensor:
-        hidden_states = self.dense(hidden_states)
-        hidden_states = self.dropout(hidden_states, training=training)
-        hidden_states = self.LayerNorm(hidden_states + input_tensor)
-        return hidden_states
+class DebertaOutput(DebertaSelfOutput):
+    """The feed-forward block's output: intermediate_size -> hidden_size, dropout, residual LayerNorm (Dense
+    infers its input width, so it needs no constructor of its own)."""
 
 
 class DebertaLayer(keras.layers.Layer):

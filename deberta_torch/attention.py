@@ -142,9 +142,11 @@ class DisentangledSelfAttention(nn.Module):
 
 
 class DebertaSelfOutput(nn.Module):
-    def __init__(self, config: DebertaConfig) -> None:
+    """Dense back to hidden_size, dropout, residual add and LayerNorm (also the feed-forward's DebertaOutput)."""
+
+    def __init__(self, config: DebertaConfig, input_size: Optional[int] = None) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size if input_size is None else input_size, config.hidden_size)
         self.LayerNorm = DebertaLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 

@@ -11,8 +11,7 @@ from torch.utils.checkpoint import checkpoint
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
-from .attention import DebertaAttention, RelativePositions, build_relative_positions
-from .embeddings import DebertaLayerNorm
+from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
 
 
 class DebertaIntermediate(nn.Module):
@@ -27,18 +26,11 @@ class DebertaIntermediate(nn.Module):
         return hidden_states
 
 
-class DebertaOutput(nn.Module):
-    def __init__(self, config: DebertaConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = DebertaLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+class DebertaOutput(DebertaSelfOutput):
+    """The feed-forward block's output: intermediate_size -> hidden_size, dropout, residual LayerNorm."""
 
-    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dense(hidden_states)
-        hidden_states = self.dropout(hidden_states)
-        hidden_states = self.LayerNorm(hidden_states + input_tensor)
-        return hidden_states
+    def __init__(self, config: DebertaConfig) -> None:
+        super().__init__(config, input_size=config.intermediate_size)
 
 
 class DebertaLayer(nn.Module):
