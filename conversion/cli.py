@@ -54,7 +54,8 @@ def _convert_parser() -> argparse.ArgumentParser:
             are never replaced without --force.
 
             other commands (each has --help):
-              deberta-convert check A B        parity between two existing checkpoints (any formats)
+              deberta-convert check A B        parity between two existing checkpoints (any formats);
+                                               --train-steps N adds training parity (loss curves, final weights)
               deberta-convert dump-map         print the torch <-> Keras weight table for a config
               deberta-convert inspect PATH     config summary, format, parameter count, dtype, size
             """),
@@ -102,6 +103,16 @@ def _add_check_options(group) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the generated batch")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _check_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} check",
@@ -111,16 +122,48 @@ def _check_parser() -> argparse.ArgumentParser:
             Both run on one generated batch (padding, token types where the config has them, labels for the
             loss); the report gives max |a - b| for every hidden state, attention map, logits and the loss."""),
         epilog=textwrap.dedent("""\
+            training parity (--train-steps N): after the output check, both models train for N steps side by
+            side, from their checkpoints' weights, dropout off, on the same generated batches in the same order
+            (seeds SEED, SEED+1, ...), each with its own framework's optimizer set up to the same update formula:
+            sgd = torch.optim.SGD vs keras.optimizers.SGD (weight decay: torch's L2 and Keras' decoupled decay
+            agree only without momentum, so momentum + weight decay is refused); adamw = torch.optim.AdamW vs
+            keras.optimizers.AdamW with torch's epsilon convention (--epsilon-convention keras runs the stock
+            Keras epsilon instead, which differs). The report gives both loss curves' max relative difference
+            per step (--train-rtol) and the final weights' max |diff| (--weight-atol), and names the first step
+            over tolerance.
+
             examples:
               deberta-convert check ./model-pt ./model-tf
               deberta-convert check ./model-pt/model.safetensors ./model-tf/tf_model.h5 --gradients -v
+              deberta-convert check ./model-pt ./model-tf --train-steps 50 --optimizer adamw --learning-rate 1e-3
+              deberta-convert check ./model-pt ./model-tf --train-steps 50 --optimizer sgd --momentum 0.9 -v
 
-            exit codes: 0 parity holds, 1 some output differs by more than --atol, 2 bad input"""),
+            exit codes: 0 parity holds, 1 some output (or training step / final weight) differs by more than
+            its tolerance, 2 bad input"""),
     )
     parser.add_argument("a", metavar="A", help="first checkpoint (folder or weights file)")
     parser.add_argument("b", metavar="B", help="second checkpoint (folder or weights file)")
     parser.add_argument("--task", default=None, help=_TASK_HELP)
     _add_check_options(parser)
+    train = parser.add_argument_group("training parity")
+    train.add_argument("--train-steps", type=_positive_int, default=None, metavar="N",
+                       help="also train both models N steps side by side and compare loss curves and final weights")
+    train.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="optimizer of both frameworks")
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="learning rate; None means 0.05 for sgd, 1e-3 for adamw ("
+                            "conversion.parity.DEFAULT_LEARNING_RATES)")
+    train.add_argument("--momentum", type=float, default=0.0, help="sgd momentum")
+    train.add_argument("--weight-decay", type=float, default=0.0,
+                       help="weight decay (adamw: decoupled, lr*wd*w in both; sgd: only without momentum)")
+    train.add_argument("--adam-epsilon", type=float, default=1e-8, help="adamw epsilon, in torch's meaning")
+    train.add_argument("--epsilon-convention", choices=["torch", "keras"], default="torch",
+                       help="adamw: torch = the Keras side adds epsilon where torch does (same update); keras = "
+                            "stock keras.optimizers.AdamW(epsilon=...), which differs from torch")
+    train.add_argument("--train-batch-size", type=_positive_int, default=2, help="rows per training batch")
+    train.add_argument("--train-rtol", type=float, default=1e-4,
+                       help="max relative loss difference per step (conversion.parity.TRAIN_RTOL)")
+    train.add_argument("--weight-atol", type=float, default=1e-4,
+                       help="max |a - b| of the final weights (conversion.parity.TRAIN_WEIGHT_ATOL)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every compared output")
@@ -192,12 +235,45 @@ def _run_convert(args) -> int:
 def _run_check(args) -> int:
     from .parity import check_checkpoints
 
+    if args.train_steps is not None:
+        return _run_check_with_training(args)
     _prepare_tensorflow_env()
     report = check_checkpoints(args.a, args.b, task=args.task, atol=args.atol, grad_atol=args.grad_atol,
                                gradients=args.gradients, seed=args.seed, seq_len=args.seq_len,
                                progress=not args.quiet)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.to_text(verbose=args.verbose))
     return EXIT_OK if report.passed else EXIT_PARITY_FAILED
+
+
+def _run_check_with_training(args) -> int:
+    """The output check, then ``compare_training`` on the same two models (loaded once). JSON:
+    ``{"parity": ..., "training": ...}``."""
+    from .parity import OptimizerSpec, compare_models, compare_training, framework_of, load_checkpoint_model
+
+    spec = OptimizerSpec(args.optimizer, learning_rate=args.learning_rate, momentum=args.momentum,
+                         weight_decay=args.weight_decay, eps=args.adam_epsilon,
+                         epsilon_convention=args.epsilon_convention)  # bad settings fail before anything loads
+    for name in ("train_rtol", "weight_atol"):
+        if not getattr(args, name) > 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    _prepare_tensorflow_env()
+    model_a = load_checkpoint_model(args.a, task=args.task)
+    model_b = load_checkpoint_model(args.b, task=args.task)
+    label_a = f"{os.fspath(args.a)} ({framework_of(model_a)})"
+    label_b = f"{os.fspath(args.b)} ({framework_of(model_b)})"
+    parity = compare_models(model_a, model_b, atol=args.atol, grad_atol=args.grad_atol, gradients=args.gradients,
+                            seed=args.seed, seq_len=args.seq_len, label_a=label_a, label_b=label_b,
+                            progress=not args.quiet)
+    training = compare_training(model_a, model_b, steps=args.train_steps, optimizer=spec, rtol=args.train_rtol,
+                                weight_atol=args.weight_atol, seed=args.seed, batch_size=args.train_batch_size,
+                                seq_len=args.seq_len, label_a=label_a, label_b=label_b, progress=not args.quiet)
+    if args.json:
+        print(json.dumps({"passed": parity.passed and training.passed, "parity": parity.as_dict(),
+                          "training": training.as_dict()}, indent=2))
+    else:
+        print(parity.to_text(verbose=args.verbose))
+        print(training.to_text(verbose=args.verbose))
+    return EXIT_OK if parity.passed and training.passed else EXIT_PARITY_FAILED
 
 
 def _run_dump_map(args) -> int:
