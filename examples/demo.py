@@ -171,7 +171,7 @@ def _print_report(r: dict) -> None:
         f"Keras model.fit                         {pct(r['keras_accuracy_after_fit'])}",
         f"  -> converted to PyTorch               {pct(r['torch_accuracy_after_conversion'])}"
         f"   (max |logit diff| {r['test_logits_keras_vs_torch']['max_abs_logit_diff']:.1e})",
-        f"PyTorch loop, +{r['torch_steps']} steps               {pct(r['torch_accuracy_after_more_training'])}",
+        f"PyTorch loop, +{r['torch_steps']:<3d} steps                {pct(r['torch_accuracy_after_more_training'])}",
         f"  -> converted back to Keras            {pct(r['keras_accuracy_after_converting_back'])}"
         f"   (max |logit diff| {r['test_logits_torch_vs_keras_final']['max_abs_logit_diff']:.1e})",
         f"deberta-convert parity checks (both conversions): max |diff| {r['parity_check_max_abs_diff']:.1e}, passed",
