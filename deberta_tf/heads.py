@@ -343,6 +343,8 @@ def question_answering_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, star
 class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
+        if config.num_labels != 2:
+            raise ValueError(f"question answering needs num_labels == 2 (start and end logits), got {config.num_labels}")
         self.num_labels = config.num_labels
         self.deberta = TFDebertaModel(config, name="deberta", dtype=self.dtype_policy)
         self.qa_outputs = keras.layers.Dense(config.num_labels, kernel_initializer=initializer(config), name="qa_outputs",
@@ -370,8 +372,6 @@ class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
         training: bool = False,
     ):
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        if self.num_labels != 2:
-            raise ValueError(f"question answering needs num_labels == 2 (start and end logits), got {self.num_labels}")
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
             inputs_embeds=inputs_embeds, output_attentions=output_attentions,

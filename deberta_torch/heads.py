@@ -284,6 +284,8 @@ class DebertaForTokenClassification(DebertaPreTrainedModel):
 class DebertaForQuestionAnswering(DebertaPreTrainedModel):
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
+        if config.num_labels != 2:
+            raise ValueError(f"question answering needs num_labels == 2 (start and end logits), got {config.num_labels}")
         self.num_labels = config.num_labels
         self.deberta = DebertaModel(config)
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
@@ -303,8 +305,6 @@ class DebertaForQuestionAnswering(DebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
     ):
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        if self.num_labels != 2:
-            raise ValueError(f"question answering needs num_labels == 2 (start and end logits), got {self.num_labels}")
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
             inputs_embeds=inputs_embeds, output_attentions=output_attentions,

@@ -80,6 +80,8 @@ def test_user_mistakes_raise_clear_errors(abs_model):
         abs_model({"input_ids": ids, "attention_mask": ids}, attention_mask=ids)
     with pytest.raises(TypeError, match="DebertaConfig"):
         tf_class("DebertaModel")({"hidden_size": 32})
+    with pytest.raises(ValueError, match=r"question answering needs num_labels == 2 \(start and end logits\), got 3"):
+        tf_class("DebertaForQuestionAnswering")(make_config(sorted(VARIANTS)[0], num_labels=3))
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

@@ -248,6 +248,8 @@ def test_resize_token_embeddings_keeps_rows_and_ties_the_decoder():
 def test_constructor_rejects_other_configs():
     with pytest.raises(TypeError, match="expected a deberta_core.DebertaConfig"):
         deberta_torch.DebertaModel({"hidden_size": 32})
+    with pytest.raises(ValueError, match=r"question answering needs num_labels == 2 \(start and end logits\), got 3"):
+        deberta_torch.DebertaForQuestionAnswering(make_config("rel_both", num_labels=3))
 
 
 def test_original_mlm_head_with_embedding_projection_round_trips_through_the_map(tmp_path):
