@@ -17,7 +17,7 @@ LENGTHS = [1, 2, 5, 9, 16, 17, 33]
 SPANS = [1, 3, 8, 16, 64]
 
 
-@pytest.mark.parametrize("q_len, k_len", itertools.product(LENGTHS, LENGTHS))
+@pytest.mark.parametrize("q_len, k_len", list(itertools.product(LENGTHS, LENGTHS)))
 def test_relative_position_ids_match_reference(q_len, k_len):
     query = torch.zeros(1, 1, q_len, 4)
     key = torch.zeros(1, 1, k_len, 4)
@@ -39,7 +39,7 @@ def test_span_and_window():
 # Self-attention (q == k) is the only case the model runs. For q != k (the unused query_states path) the
 # reference 4.57 builds the p2c map from (query, key) instead of the original code's (key, key) and fails to
 # expand it unless q == 1, so it is no oracle there; p2c_index follows the original code.
-@pytest.mark.parametrize("q_len, max_span", itertools.product([1, 2, 4, 7, 12, 20, 33], [1, 2, 5, 8, 16, 64]))
+@pytest.mark.parametrize("q_len, max_span", list(itertools.product([1, 2, 4, 7, 12, 20, 33], [1, 2, 5, 8, 16, 64])))
 def test_disentangled_bias_matches_reference(q_len, max_span):
     """Reference disentangled_att_bias (gather with expanded index maps) == our index maps and flat gathers."""
     k_len = q_len

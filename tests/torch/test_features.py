@@ -140,7 +140,7 @@ def test_onnx_export_matches_eager_at_two_lengths(tmp_path):
     seq = torch.export.Dim("seq", min=2, max=64)
     batch = torch.export.Dim("batch", min=1, max=16)
     torch.onnx.export(
-        Wrapper(model), (inputs["input_ids"], inputs["attention_mask"]), str(path),
+        Wrapper(model).eval(), (inputs["input_ids"], inputs["attention_mask"]), str(path),
         input_names=["input_ids", "attention_mask"], output_names=["logits"],
         dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}), dynamo=True,
     )
@@ -223,7 +223,7 @@ def test_short_training_loop_drives_the_loss_down(head):
         loss = model(**inputs, **labels).loss
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.eval()
     with torch.no_grad():
         eval_loss = float(model(**inputs, **labels).loss)

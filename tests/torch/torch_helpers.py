@@ -70,6 +70,8 @@ def make_labels(head: str, config: DebertaConfig, inputs, seed: int = 1) -> Dict
             return {"labels": torch.randint(0, 2, (batch, config.num_labels), generator=gen).float()}
         if config.num_labels == 1:
             return {"labels": torch.randn(batch, generator=gen)}
+        if config.problem_type == "regression":  # one target per output
+            return {"labels": torch.randn(batch, config.num_labels, generator=gen)}
         return {"labels": torch.randint(0, config.num_labels, (batch,), generator=gen)}
     if head == "DebertaForQuestionAnswering":
         lengths = mask.sum(1)
