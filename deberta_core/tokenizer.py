@@ -71,7 +71,8 @@ PreTokenizedInput = Sequence[str]
 
 
 def _to_tensor(key: str, value: Any, tensor_type: str) -> Any:
-    """One output field as a tensor of ``tensor_type`` ('np' and 'pt' int64; 'tf' int32 as the reference)."""
+    """One output field as a tensor of ``tensor_type`` (ids: 'np' and 'pt' int64, 'tf' int32 as the reference;
+    float fields such as regression labels: float32)."""
     if value and isinstance(value[0], (list, tuple)):
         lengths = sorted({len(row) for row in value})
         if len(lengths) > 1:
@@ -79,7 +80,9 @@ def _to_tensor(key: str, value: Any, tensor_type: str) -> Any:
                 f"cannot make a rectangular {tensor_type!r} tensor of {key!r}: expected rows of equal length, "
                 f"got lengths {lengths}; pass padding=True (and truncation=True for texts longer than max_length)"
             )
-    array = np.asarray(value, dtype=np.int64)
+    array = np.asarray(value)
+    floating = array.dtype.kind == "f"  # float fields pad() passes through (regression / multi-label labels)
+    array = array.astype(np.float32 if floating else np.int64)
     if tensor_type == "np":
         return array
     if tensor_type == "pt":
@@ -88,7 +91,7 @@ def _to_tensor(key: str, value: Any, tensor_type: str) -> Any:
         return torch.from_numpy(array)
     import tensorflow as tf  # only when asked for
 
-    return tf.constant(array, dtype=tf.int32)
+    return tf.constant(array, dtype=tf.float32 if floating else tf.int32)
 
 
 def _check_tensor_type(tensor_type: Any) -> Optional[str]:
@@ -97,6 +100,21 @@ def _check_tensor_type(tensor_type: Any) -> Optional[str]:
     value = getattr(tensor_type, "value", tensor_type)  # accepts the reference's TensorType enum too
     if value not in TENSOR_TYPES:
         raise ValueError(f"return_tensors must be one of {TENSOR_TYPES} or None, got {tensor_type!r}")
+    return value
+
+
+# How pad() fills each field it knows (input_ids take the tokenizer's pad id); other fields pass through.
+_PAD_VALUES = {"input_ids": None, "attention_mask": 0, "token_type_ids": 0, "special_tokens_mask": 1}
+
+
+def _as_lists(value: Any) -> Any:
+    """NumPy / torch / tf tensors as (nested) Python lists; lists as they are."""
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) if hasattr(v, "tolist") or isinstance(v, (list, tuple)) else v for v in value]
     return value
 
 
@@ -884,6 +902,70 @@ class DebertaTokenizer:
         if not isinstance(batch_text_or_text_pairs, (list, tuple)):
             raise TypeError(f"batch_encode_plus expects a list of texts or pairs, got {type(batch_text_or_text_pairs).__name__}")
         return self(batch_text_or_text_pairs, **kwargs)
+
+    def pad(
+        self,
+        encoded_inputs: Any,
+        padding: Any = True,
+        max_length: Optional[int] = None,
+        pad_to_multiple_of: Optional[int] = None,
+        padding_side: Optional[str] = None,
+        return_attention_mask: Optional[bool] = None,
+        return_tensors: Any = None,
+    ) -> BatchEncoding:
+        """Pad examples that are already encoded (what data collators call): a list of dicts (one per example),
+        a dict of lists, or a BatchEncoding. ``input_ids`` get the pad id, ``attention_mask`` 0 (it is created
+        when missing; ``return_attention_mask=False`` leaves it out, where the reference would keep a given mask
+        unpadded), ``token_type_ids`` 0, ``special_tokens_mask`` 1;
+        any other field (labels ...) is passed through unchanged, as the reference does."""
+        if isinstance(encoded_inputs, (list, tuple)):
+            if not encoded_inputs:
+                raise ValueError("pad expects at least one example, got an empty list")
+            for index, item in enumerate(encoded_inputs):
+                if not isinstance(item, Mapping):
+                    raise TypeError(f"pad expects a list of dicts of fields; item {index} is a {type(item).__name__}")
+            keys = list(encoded_inputs[0].keys())
+            encoded_inputs = {key: [item[key] for item in encoded_inputs] for key in keys}
+        if not isinstance(encoded_inputs, Mapping) or "input_ids" not in encoded_inputs:
+            raise ValueError(
+                f"pad expects examples holding 'input_ids' (a list of dicts or a dict of lists), "
+                f"got {type(encoded_inputs).__name__} with fields {list(encoded_inputs) if isinstance(encoded_inputs, Mapping) else None}"
+            )
+        data = {key: _as_lists(value) for key, value in encoded_inputs.items()}
+        ids = data["input_ids"]
+        single = bool(ids) and not isinstance(ids[0], list)
+        if single:  # one example: fields are flat lists
+            data = {key: [value] if key in _PAD_VALUES or key == "attention_mask" else value for key, value in data.items()}
+            ids = data["input_ids"]
+        padding_strategy, _, max_length = self._strategies(padding, False, max_length, pad_to_multiple_of)
+        padding_side = self.padding_side if padding_side is None else padding_side
+        if padding_side not in SIDES:
+            raise ValueError(f"padding_side must be one of {SIDES}, got {padding_side!r}")
+        if return_attention_mask is not False and "attention_mask" not in data:
+            data["attention_mask"] = [[1] * len(row) for row in ids]
+        if return_attention_mask is False:
+            # The reference keeps a given mask unpadded (ragged) here; we leave it out instead.
+            data.pop("attention_mask", None)
+        target = None
+        if padding_strategy == "longest":
+            target = max(len(row) for row in ids)
+        elif padding_strategy == "max_length":
+            target = max_length
+        if target is not None and pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        if target is not None:
+            pad_values = dict(_PAD_VALUES, input_ids=self.pad_token_id)
+            for key in list(data):
+                if key not in pad_values:
+                    continue
+                rows = []
+                for row in data[key]:
+                    filler = [pad_values[key]] * max(0, target - len(row))
+                    rows.append(row + filler if padding_side == "right" else filler + row)
+                data[key] = rows
+        if single:
+            data = {key: value[0] if key in _PAD_VALUES else value for key, value in data.items()}
+        return BatchEncoding(data, tensor_type=return_tensors)
 
     def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **kwargs: Any) -> List[str]:
         """The vocabulary tokens of a text (or pair), without special tokens unless asked.

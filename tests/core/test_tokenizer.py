@@ -645,3 +645,57 @@ def test_bad_files_are_clear_errors(tmp_path):
         DebertaTokenizer.from_pretrained(str(empty))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         DebertaTokenizer.from_pretrained(str(tmp_path / "absent" / "folder"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pad(): what data collators call on already-encoded examples
+# ---------------------------------------------------------------------------------------------------------------
+PAD_TEXTS = ["Hello world", "A longer sentence with more tokens in it.", "x"]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"padding": "max_length", "max_length": 16}, {"pad_to_multiple_of": 8}, {"padding_side": "left"},
+    {"return_attention_mask": False}, {"padding": False},
+])
+def test_pad_matches_reference(kwargs):
+    ours, ref = _ours_and_fast_reference_for_pad()
+    features = [dict(ours(text, return_special_tokens_mask=True)) for text in PAD_TEXTS]
+    for item, label in zip(features, [0, 2, 1]):
+        item["labels"] = label
+    expected = dict(ref.pad([dict(f) for f in features], **kwargs))
+    got = ours.pad([dict(f) for f in features], **kwargs)
+    if kwargs.get("return_attention_mask") is False:
+        # The reference leaves the given mask unpadded (ragged) here; we leave it out.
+        assert "attention_mask" not in got
+        expected.pop("attention_mask")
+    assert set(got) == set(expected)
+    for key in expected:
+        assert list(got[key]) == list(expected[key]), key
+
+
+def test_pad_tensors_dict_of_lists_and_float_labels():
+    ours, _ = _ours_and_fast_reference_for_pad()
+    batch = ours(PAD_TEXTS)
+    padded = ours.pad({"input_ids": batch["input_ids"], "labels": [0.5, 1.5, -1.0]}, return_tensors="np")
+    assert padded["input_ids"].shape == (3, max(len(r) for r in batch["input_ids"]))
+    assert padded["attention_mask"].sum() == sum(len(r) for r in batch["input_ids"])
+    assert padded["labels"].dtype == np.float32 and padded["input_ids"].dtype == np.int64
+    torch = pytest.importorskip("torch")
+    as_pt = ours.pad([{"input_ids": ids} for ids in batch["input_ids"]], return_tensors="pt")
+    assert as_pt["input_ids"].dtype == torch.int64
+    with pytest.raises(ValueError, match="holding 'input_ids'"):
+        ours.pad([{"ids": [1, 2]}])
+    with pytest.raises(TypeError, match="item 1 is a str"):
+        ours.pad([{"input_ids": [1]}, "oops"])
+    with pytest.raises(ValueError, match="cannot make a rectangular"):
+        ours.pad([{"input_ids": [1, 2]}, {"input_ids": [1]}], padding=False, return_tensors="np")
+
+
+def _ours_and_fast_reference_for_pad():
+    import transformers
+
+    from deberta_core.tokenizer import ASSETS_DIR
+
+    ours = DebertaTokenizer()
+    ref = transformers.DebertaTokenizerFast(os.path.join(ASSETS_DIR, "vocab.json"), os.path.join(ASSETS_DIR, "merges.txt"))
+    return ours, ref
