@@ -22,6 +22,24 @@ def initializer(config: DebertaConfig) -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(mean=0.0, stddev=config.initializer_range)
 
 
+def resize_variable(layer: keras.layers.Layer, attribute: str, new_rows: int, initializer) -> None:
+    """Replace ``layer.<attribute>`` (a built variable, rows first) by one with ``new_rows`` rows: kept rows are
+    copied, new ones drawn from ``initializer``. The old variable is untracked, as Keras' own quantization does
+    when it swaps a layer's kernel. Optimizer slots built for the old variable do not follow: compile() after."""
+    old = getattr(layer, attribute)
+    keep = min(int(old.shape[0]), new_rows)
+    name = old.name.split("/")[-1].split(":")[0]
+    locked = layer._tracker.locked
+    layer._tracker.unlock()
+    layer._untrack_variable(old)
+    new = layer.add_weight(shape=(new_rows,) + tuple(old.shape[1:]), name=name, initializer=initializer,
+                           dtype=old.dtype)
+    setattr(layer, attribute, new)
+    if locked:
+        layer._tracker.lock()
+    new[:keep].assign(old[:keep])
+
+
 class Embedding(keras.layers.Layer):
     """A lookup table ``weight`` [num_embeddings, embedding_dim] (nn.Embedding's twin).
 
@@ -46,6 +64,11 @@ class Embedding(keras.layers.Layer):
 
     def call(self, ids: tf.Tensor) -> tf.Tensor:
         return tf.gather(self.weight, ids)  # [.., embedding_dim]
+
+    def resize(self, new_num_embeddings: int) -> None:
+        """Grow or shrink the table in place (nn.Embedding has no such method; torch swaps the module)."""
+        resize_variable(self, "weight", new_num_embeddings, self.embeddings_initializer)
+        self.num_embeddings = new_num_embeddings
 
 
 class DebertaLayerNorm(keras.layers.LayerNormalization):

@@ -13,7 +13,7 @@ import tensorflow as tf
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
-from .embeddings import DebertaLayerNorm, initializer, shape_list
+from .embeddings import DebertaLayerNorm, initializer, resize_variable, shape_list
 from .io import CheckpointLoadError
 from .modeling import TFDebertaModel, TFDebertaPreTrainedModel, unpack_inputs
 
@@ -143,6 +143,11 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
     def get_output_embeddings(self):
         """The decoder is tied to the input embeddings (the original DeBERTa design)."""
         return self.get_input_embeddings()
+
+    def _resize_output_bias(self, new_num_tokens: int) -> None:
+        head = self.cls.predictions if self.legacy else self.lm_predictions.lm_head
+        resize_variable(head, "bias", new_num_tokens, "zeros")
+        head.vocab_size = new_num_tokens
 
     @classmethod
     def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:

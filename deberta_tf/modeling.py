@@ -112,6 +112,24 @@ class TFDebertaPreTrainedModel(keras.Model):
     def get_input_embeddings(self):
         return self.get_base_model().embeddings.word_embeddings
 
+    def resize_token_embeddings(self, new_num_tokens: int):
+        """Grow or shrink the vocabulary; new rows are initialised like the rest, tied heads follow.
+        Call it before compile(): the optimizer's slots are built for the variables it saw."""
+        if not isinstance(new_num_tokens, int) or isinstance(new_num_tokens, bool) or new_num_tokens < 1:
+            raise ValueError(f"new_num_tokens must be a positive integer, got {new_num_tokens!r}")
+        self.build()
+        embeddings = self.get_input_embeddings()
+        if new_num_tokens == embeddings.num_embeddings:
+            return embeddings
+        embeddings.resize(new_num_tokens)
+        self._resize_output_bias(new_num_tokens)
+        self.get_base_model().embeddings.vocab_size = new_num_tokens
+        self.config.vocab_size = new_num_tokens
+        return embeddings
+
+    def _resize_output_bias(self, new_num_tokens: int) -> None:
+        """Heads whose output is tied to the vocabulary override this."""
+
     # ------------------------------------------------------------------ training helpers
     def gradient_checkpointing_enable(self) -> None:
         """Recompute each layer in the backward pass (tf.recompute_grad). Set it before compile()/fit()."""

@@ -116,3 +116,37 @@ print(json.dumps({
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"torch": False, "policy": "float32", "env_changed": [], "handlers_changed": False,
                       "threads_changed": False}, report
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_resize_token_embeddings_in_place_then_train_and_load_in_torch(legacy, tmp_path):
+    torch = pytest.importorskip("torch")
+    import deberta_torch
+
+    config = make_config("rel_both", legacy=legacy)
+    model = tf_class("DebertaForMaskedLM")(config)
+    model.build()
+    old_vocab = config.vocab_size
+    old_rows = model.get_input_embeddings().weight.numpy().copy()
+    model.resize_token_embeddings(old_vocab + 30)
+    table = model.get_input_embeddings().weight.numpy()
+    assert table.shape == (old_vocab + 30, config.embedding_size)
+    np.testing.assert_array_equal(table[:old_vocab], old_rows)
+    assert model.output_bias.shape == (old_vocab + 30,) and model.config.vocab_size == old_vocab + 30
+    assert len(model.weights) == len({id(w) for w in model.weights})  # the old tables are gone
+    inputs = make_inputs(model.config)
+    inputs["input_ids"][0, 1] = old_vocab + 29  # a new id is valid now
+    assert model(inputs).logits.shape[-1] == old_vocab + 30
+    with pytest.raises(ValueError, match="new_num_tokens must be a positive integer"):
+        model.resize_token_embeddings(0)
+
+    model.save_pretrained(tmp_path)
+    twin = deberta_torch.DebertaForMaskedLM.from_pretrained(tmp_path, from_tf=True)
+    with torch.no_grad():
+        expected = twin(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy()
+    np.testing.assert_allclose(np.asarray(model(inputs).logits), expected, atol=ATOL_FP32)
+
+    labels = np.where(inputs["attention_mask"] == 1, inputs["input_ids"], -100)
+    model.compile(optimizer="adam")
+    history = model.fit(tf.data.Dataset.from_tensors({**inputs, "labels": labels}), epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
