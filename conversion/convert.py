@@ -43,16 +43,15 @@ from deberta_core import DebertaConfig
 from deberta_core import files as ckfiles
 from deberta_core.weight_map import (
     ARCHITECTURES,
-    CONDITIONS,
-    TORCH_TOLERATED,
     MapEntry,
     WeightMapError,
     format_report,  # the core's one report format for a partial conversion
     apply_op,
     detect_torch_layout,
     expand,
+    mlm_config_for_weights,
     normalize_architecture,
-    torch_base_prefix,
+    tolerated_torch_keys,
 )
 
 # ---------------------------------------------------------------------------------------------------- names
@@ -597,35 +596,11 @@ class Plan:
     dst_family: str
 
 
-def config_for_weights(config: DebertaConfig, architecture: str, names: Iterable[str], family: str) -> DebertaConfig:
+def config_for_weights(config: DebertaConfig, architecture: str, names: Iterable[str]) -> DebertaConfig:
     """Pick the MaskedLM head naming from the weights when the config leaves it unset (as the loaders do)."""
     if normalize_architecture(architecture) != "DebertaForMaskedLM" or config.legacy is not None:
         return config
-    names = list(names)
-    if family == "torch":
-        original = any(n.startswith("lm_predictions.") for n in names)
-        reference = any(n.startswith("cls.predictions.") for n in names)
-    else:
-        original = any(n.startswith("lm_predictions/") for n in names)
-        reference = any(n.startswith("cls/") for n in names)
-    return config.copy(legacy=False) if original and not reference else config
-
-
-def _tolerated(names: Sequence[str], config: DebertaConfig, arch: str) -> Tuple[List[str], List[Tuple[str, str]]]:
-    """Torch keys on the core's allow-list: (plainly dropped, [(tied key, key it must equal)])."""
-    prefix = torch_base_prefix(arch)
-    present = set(names)
-    plain, tied = [], []
-    for item in TORCH_TOLERATED:
-        if arch not in item.architectures or (item.unless is not None and CONDITIONS[item.unless](config)):
-            continue
-        key = item.torch.format(base=prefix)
-        if key in present:
-            if item.tied_to is None:
-                plain.append(key)
-            else:
-                tied.append((key, item.tied_to.format(base=prefix)))
-    return plain, tied
+    return mlm_config_for_weights(config, names)  # legacy unset: follows the weights, never raises
 
 
 def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, dst_family: str,
@@ -638,7 +613,7 @@ def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, ds
     arch = normalize_architecture(architecture)
     src_family = reader.family
     names = reader.names()
-    config = config_for_weights(config, arch, names, src_family)
+    config = config_for_weights(config, arch, names)
     try:
         entries: List[MapEntry] = expand(config, arch)
     except (ValueError, KeyError) as err:
@@ -649,7 +624,7 @@ def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, ds
     ignored: List[str] = []
     untied: Dict[str, str] = {}
     if to_keras:
-        plain, tied = _tolerated(names, config, arch)
+        plain, tied = tolerated_torch_keys(names, config, arch)
         ignored += plain
         for key, tied_to in tied:
             if tied_to not in names:
@@ -1153,7 +1128,7 @@ def inspect_checkpoint(path: str, *, task: Optional[str] = None) -> Dict[str, An
             names_shapes = {n: (reader.shape(n), reader.dtype(n)) for n in reader.names()}
     extras: List[str] = []
     if FAMILY[source.fmt] == "torch" and source.architecture:
-        plain, tied = _tolerated(list(names_shapes), config, source.architecture)
+        plain, tied = tolerated_torch_keys(names_shapes, config, source.architecture)
         extras = plain + [k for k, _ in tied]
     params = sum(int(np.prod(s, dtype=np.int64)) for n, (s, _) in names_shapes.items() if n not in extras)
     dtypes: Dict[str, int] = {}

@@ -328,26 +328,39 @@ def format_report(
     return "\n".join(lines)
 
 
-def _tolerated_torch_keys(
-    tensors: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str
-) -> Tuple[Dict[str, str], List[Tuple[str, str, str]]]:
-    """Keys of ``tensors`` on the allow-list -> reason; and (key, tied_to, reason) needing an equality check."""
-    prefix = torch_base_prefix(architecture)
-    plain: Dict[str, str] = {}
-    tied: List[Tuple[str, str, str]] = []
+def tolerated_torch_keys(
+    keys: Iterable[str], config: DebertaConfig, architecture: str
+) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """The given torch keys that are on the allow-list (``TORCH_TOLERATED``) for this config and architecture:
+    (keys dropped as they are, [(tied copy, key it must equal to be dropped)])."""
+    arch = normalize_architecture(architecture)
+    prefix = torch_base_prefix(arch)
+    present = set(keys)
+    plain: List[str] = []
+    tied: List[Tuple[str, str]] = []
     for item in TORCH_TOLERATED:
-        if architecture not in item.architectures:
-            continue
-        if item.unless is not None and CONDITIONS[item.unless](config):
+        if arch not in item.architectures or (item.unless is not None and CONDITIONS[item.unless](config)):
             continue
         key = item.torch.format(base=prefix)
-        if key not in tensors:
+        if key not in present:
             continue
         if item.tied_to is None:
-            plain[key] = item.reason
+            plain.append(key)
         else:
-            tied.append((key, item.tied_to.format(base=prefix), item.reason))
+            tied.append((key, item.tied_to.format(base=prefix)))
     return plain, tied
+
+
+HEAD_ROOTS = ("cls", "lm_predictions", "pooler", "classifier", "qa_outputs")
+_HEAD_WEIGHT = re.compile(r"^(%s)[./]" % "|".join(HEAD_ROOTS))
+
+
+def is_head_weight(name: str) -> bool:
+    """Whether a torch key or a canonical Keras name belongs to a task head (not to the base model).
+
+    Loaders treat such weights as warnings (a fresh head on a base checkpoint, another task's head left
+    unused), never as errors: that is the normal fine-tuning path."""
+    return _HEAD_WEIGHT.match(name) is not None
 
 
 def _convert(
@@ -365,9 +378,9 @@ def _convert(
     ignored: List[str] = []
     untied: Dict[str, str] = {}  # tolerated-if-tied key that differs from its source -> message
     if to_keras:
-        plain, tied = _tolerated_torch_keys(tensors, config, arch)
-        ignored += list(plain)
-        for key, tied_to, _reason in tied:
+        plain, tied = tolerated_torch_keys(tensors, config, arch)
+        ignored += plain
+        for key, tied_to in tied:
             source_array = tensors.get(tied_to)
             value = np.asarray(tensors[key])
             if source_array is None or (
@@ -467,6 +480,33 @@ def detect_torch_layout(keys: Iterable[str]) -> TorchLayout:
     )
 
 
+_MLM_ORIGINAL_NAME = re.compile(r"^lm_predictions[./]")
+_MLM_LEGACY_NAME = re.compile(r"^cls[./]predictions[./]")
+
+
+def mlm_config_for_weights(config: DebertaConfig, names: Iterable[str]) -> DebertaConfig:
+    """The config to load MaskedLM weights with (torch keys or Keras names alike).
+
+    Weights holding only the original ``lm_predictions.lm_head.*`` head select it (``legacy=False``) when the
+    config leaves ``legacy`` unset; a config that states the other naming than the weights hold raises
+    ValueError. Weights with neither or both namings leave the config as it is (the map reports them)."""
+    names = list(names)
+    has_original = any(_MLM_ORIGINAL_NAME.match(n) for n in names)
+    has_legacy = any(_MLM_LEGACY_NAME.match(n) for n in names)
+    if has_original == has_legacy:
+        return config
+    if config.legacy is None:
+        return config.copy(legacy=False) if has_original else config
+    if config.use_legacy_mlm_head != has_legacy:
+        held = "lm_predictions.lm_head.* (legacy=False)" if has_original else "cls.predictions.* (legacy=True)"
+        raise ValueError(
+            f"the config asks for the {'cls.predictions' if config.use_legacy_mlm_head else 'lm_predictions'} "
+            f"MaskedLM head (legacy={config.legacy}) but the checkpoint holds {held}; "
+            f"set legacy to match, or leave it unset to follow the checkpoint"
+        )
+    return config
+
+
 def adapt_torch_prefix(
     tensors: Mapping[str, np.ndarray], architecture: str
 ) -> Tuple[Dict[str, np.ndarray], List[str]]:
@@ -541,6 +581,6 @@ def dump(config: DebertaConfig, architecture: str) -> str:
 __all__ = [
     "ARCHITECTURES", "CONDITIONS", "DIMENSIONS", "GROUPS", "OPS", "TORCH_TOLERATED", "ConvertedWeights", "MapEntry",
     "Row", "TorchLayout", "Tolerated", "WeightMapError", "adapt_torch_prefix", "apply_op", "detect_torch_layout",
-    "dump", "expand", "groups_for", "keras_sort_key", "keras_to_torch", "normalize_architecture",
-    "torch_base_prefix", "torch_to_keras",
+    "dump", "expand", "groups_for", "HEAD_ROOTS", "is_head_weight", "keras_sort_key", "keras_to_torch",
+    "mlm_config_for_weights", "normalize_architecture", "tolerated_torch_keys", "torch_base_prefix", "torch_to_keras",
 ]

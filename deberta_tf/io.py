@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Tuple
 
@@ -19,6 +18,7 @@ from deberta_core.weight_map import (
     WeightMapError,
     adapt_torch_prefix,
     expand,
+    is_head_weight,
     normalize_architecture,
     torch_to_keras,
 )
@@ -26,9 +26,6 @@ from deberta_core.weight_map import (
 logger = logging.getLogger("deberta_tf")
 
 BASE_PREFIX = "deberta/"
-# Weights of the task heads (any of them): loading one task's checkpoint into another task's model is the normal
-# fine-tuning path, so those names are reported as warnings, never as errors.
-HEAD_KEY = re.compile(r"^(cls|lm_predictions|pooler|classifier|qa_outputs)[./]")
 
 
 class CheckpointLoadError(WeightMapError):
@@ -101,7 +98,7 @@ def torch_state_to_keras(
     if ignore_mismatched_sizes:
         for entry in expand(config, architecture):
             array = state.get(entry.torch_key)
-            if array is not None and HEAD_KEY.match(entry.torch_key) and tuple(array.shape) != entry.torch_shape:
+            if array is not None and is_head_weight(entry.torch_key) and tuple(array.shape) != entry.torch_shape:
                 report.mismatched_keys.append((entry.keras_name, tuple(array.shape), entry.torch_shape))
                 state = {k: v for k, v in state.items() if k != entry.torch_key}
     try:
@@ -110,7 +107,7 @@ def torch_state_to_keras(
         raise CheckpointLoadError(str(err), err.missing, err.unexpected, err.mismatched) from None
     report.ignored_keys += converted.ignored
     for key in converted.unexpected:
-        if HEAD_KEY.match(key):
+        if is_head_weight(key):
             report.unexpected_keys.append(key)
         else:
             report.problems.append(f"unexpected key {key!r}: no weight of {architecture} maps to it")
@@ -163,7 +160,7 @@ def match_weights(
         if name not in weights:
             if any(name == m[0] for m in report.mismatched_keys):
                 continue  # a head weight of the wrong size, skipped (ignore_mismatched_sizes)
-            if HEAD_KEY.match(name):
+            if is_head_weight(name):
                 report.missing_keys.append(name)
             else:
                 missing.append(name)
@@ -172,7 +169,7 @@ def match_weights(
         array = np.asarray(weights[name])
         if tuple(array.shape) != entry.keras_shape:
             report.mismatched_keys.append((name, tuple(array.shape), entry.keras_shape))
-            if not (ignore_mismatched_sizes and HEAD_KEY.match(name)):
+            if not (ignore_mismatched_sizes and is_head_weight(name)):
                 mismatched.append((name, entry.keras_shape, tuple(array.shape)))
                 problems.append(
                     f"shape mismatch for {name!r}: checkpoint has {tuple(array.shape)}, the model expects {entry.keras_shape}"
@@ -182,7 +179,7 @@ def match_weights(
     for name in weights:
         if name in expected:
             continue
-        if HEAD_KEY.match(name):
+        if is_head_weight(name):
             report.unexpected_keys.append(name)
         else:
             unexpected.append(name)

@@ -13,6 +13,8 @@ from torch.nn import functional as F
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
+from deberta_core.weight_map import mlm_config_for_weights
+
 from .io import CheckpointLoadError
 from .modeling import DebertaModel, DebertaPreTrainedModel
 
@@ -123,21 +125,13 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
 
     @classmethod
     def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        has_original = any(k.startswith("lm_predictions.") for k in state_keys)
-        has_reference = any(k.startswith("cls.predictions.") for k in state_keys)
-        if config.legacy is None and has_original and not has_reference:
+        try:
+            chosen = mlm_config_for_weights(config, state_keys)
+        except ValueError as err:
+            raise CheckpointLoadError(str(err)) from None
+        if chosen.legacy is False and config.legacy is None:
             logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
-            return config.copy(legacy=False)
-        if (config.use_legacy_mlm_head and has_original and not has_reference) or (
-            not config.use_legacy_mlm_head and has_reference and not has_original
-        ):
-            held = "lm_predictions.lm_head.* (legacy=False)" if has_original else "cls.predictions.* (legacy=True)"
-            raise CheckpointLoadError(
-                f"the config asks for the {'cls.predictions' if config.use_legacy_mlm_head else 'lm_predictions'} "
-                f"MaskedLM head (legacy={config.legacy}) but the checkpoint holds {held}; "
-                f"set legacy to match, or leave it unset to follow the checkpoint"
-            )
-        return config
+        return chosen
 
     def forward(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Tuple
 
@@ -13,14 +12,9 @@ import torch
 
 from deberta_core import DebertaConfig
 from deberta_core.files import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write
+from deberta_core.weight_map import adapt_torch_prefix, is_head_weight, tolerated_torch_keys
 
 logger = logging.getLogger("deberta_torch")
-
-BASE_PREFIX = "deberta."
-# Keys of the task heads (any of them): loading one task's checkpoint into another task's model is the normal
-# fine-tuning path, so those keys are reported as warnings, never as errors.
-HEAD_KEY = re.compile(r"^(cls|lm_predictions|pooler|classifier|qa_outputs)\.")
-
 
 class CheckpointLoadError(ValueError):
     """A checkpoint does not fit the model: every missing, unexpected and mis-shaped key, in one message."""
@@ -40,18 +34,6 @@ class LoadReport:
             "mismatched_keys": self.mismatched_keys,
             "ignored_keys": self.ignored_keys,
         }
-
-
-def expected_extra_keys(config: DebertaConfig) -> List[re.Pattern]:
-    """Keys that real checkpoints carry and the model does not use, loaded without complaint."""
-    patterns = [
-        r"^(deberta\.)?embeddings\.position_ids$",  # a buffer older checkpoints saved
-        r"^cls\.predictions\.decoder\.(weight|bias)$",  # tied copies of the word embeddings / cls.predictions.bias
-    ]
-    if not config.position_biased_input:
-        # The original checkpoints keep an absolute position table even when it is unused.
-        patterns.append(r"^(deberta\.)?embeddings\.position_embeddings\.weight$")
-    return [re.compile(p) for p in patterns]
 
 
 def read_torch_weights(files: CheckpointFiles) -> Dict[str, torch.Tensor]:
@@ -139,40 +121,37 @@ def save_torch_weights(state: Mapping[str, torch.Tensor], folder: str, safe_seri
     return path
 
 
-def adapt_prefix(state: Dict[str, torch.Tensor], model_keys: List[str]) -> Dict[str, torch.Tensor]:
-    """Add or strip the ``deberta.`` base-model prefix so a base checkpoint loads into a head model and back."""
-    model_has_prefix = any(k.startswith(BASE_PREFIX) for k in model_keys)
-    state_has_prefix = any(k.startswith(BASE_PREFIX) for k in state)
-    if model_has_prefix and not state_has_prefix:
-        return {(k if HEAD_KEY.match(k) else BASE_PREFIX + k): v for k, v in state.items()}
-    if state_has_prefix and not model_has_prefix:
-        return {(k[len(BASE_PREFIX):] if k.startswith(BASE_PREFIX) else k): v for k, v in state.items()}
-    return state
-
-
 def match_state_dict(
     model: torch.nn.Module, state: Dict[str, torch.Tensor], config: DebertaConfig, ignore_mismatched_sizes: bool = False
 ) -> Tuple[Dict[str, torch.Tensor], LoadReport]:
     """Check a state dict against the model. Returns the tensors to load and a report of the warnings;
     raises CheckpointLoadError listing every problem at once when the base model does not fit."""
+    architecture = type(model).__name__
     own = model.state_dict()
-    state = adapt_prefix(state, list(own))
-    report = LoadReport()
-    benign = expected_extra_keys(config)
+    try:
+        state, dropped = adapt_torch_prefix(state, architecture)  # base <-> head checkpoints, as the reference
+    except ValueError as err:  # a state dict mixing both prefix conventions
+        raise CheckpointLoadError(str(err)) from None
+    report = LoadReport(unexpected_keys=list(dropped))
+    plain, tied = tolerated_torch_keys(state, config, architecture)
+    report.ignored_keys += plain + [
+        key for key, tied_to in tied  # a tied copy is dropped only when it equals what it is tied to
+        if tied_to not in state or (state[key].shape == state[tied_to].shape and torch.equal(state[key], state[tied_to]))
+    ]
     problems: List[str] = []
     to_load: Dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         if key not in own:
-            if any(p.match(key) for p in benign):
-                report.ignored_keys.append(key)
-            elif HEAD_KEY.match(key):
+            if key in report.ignored_keys:
+                continue
+            if is_head_weight(key):
                 report.unexpected_keys.append(key)
             else:
                 problems.append(f"unexpected key {key!r} (shape {tuple(tensor.shape)}): no such weight in {type(model).__name__}")
             continue
         if tuple(tensor.shape) != tuple(own[key].shape):
             report.mismatched_keys.append((key, tuple(tensor.shape), tuple(own[key].shape)))
-            if not (ignore_mismatched_sizes and HEAD_KEY.match(key)):
+            if not (ignore_mismatched_sizes and is_head_weight(key)):
                 problems.append(
                     f"shape mismatch for {key!r}: checkpoint has {tuple(tensor.shape)}, the model expects {tuple(own[key].shape)}"
                 )
@@ -181,7 +160,7 @@ def match_state_dict(
     for key in own:
         if key in state:
             continue
-        if HEAD_KEY.match(key):
+        if is_head_weight(key):
             report.missing_keys.append(key)
         else:
             problems.append(f"missing key {key!r} (shape {tuple(own[key].shape)}): not in the checkpoint")
