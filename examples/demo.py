@@ -62,25 +62,21 @@ def _test_batches(folder: str, args) -> tuple:
     return batches, test.labels
 
 
-def torch_predictions(folder: str, args) -> tuple:
+def torch_predictions(folder: str, batches) -> np.ndarray:
     import torch
 
     from deberta_torch import DebertaForSequenceClassification
 
     model = DebertaForSequenceClassification.from_pretrained(folder).eval()
-    batches, labels = _test_batches(folder, args)
     with torch.inference_mode():
-        logits = np.concatenate([model(**{k: torch.from_numpy(v) for k, v in b.items()}).logits.numpy() for b in batches])
-    return logits, labels
+        return np.concatenate([model(**{k: torch.from_numpy(v) for k, v in b.items()}).logits.numpy() for b in batches])
 
 
-def keras_predictions(folder: str, args) -> tuple:
+def keras_predictions(folder: str, batches) -> np.ndarray:
     from deberta_tf import TFDebertaForSequenceClassification
 
     model = TFDebertaForSequenceClassification.from_pretrained(folder)
-    batches, labels = _test_batches(folder, args)
-    logits = np.concatenate([np.asarray(model(b, training=False).logits) for b in batches])
-    return logits, labels
+    return np.concatenate([np.asarray(model(b, training=False).logits) for b in batches])
 
 
 def _agree(a: np.ndarray, b: np.ndarray, what: str) -> Dict[str, float]:
@@ -125,8 +121,9 @@ def main(argv: List[str] = None) -> dict:
     with stage("2. deberta-convert keras -> torch (with parity check)"):
         parity_1 = _parity_from_report(_cli([out["keras"], out["torch"], "--to", "torch", "--force"]))
     with stage("3. evaluate in PyTorch"):
-        torch_logits, labels = torch_predictions(out["torch"], args)
-        keras_logits, _ = keras_predictions(out["keras"], args)
+        batches, labels = _test_batches(out["keras"], args)  # tokenised once, fed to every evaluation
+        torch_logits = torch_predictions(out["torch"], batches)
+        keras_logits = keras_predictions(out["keras"], batches)
         agreement_1 = _agree(keras_logits, torch_logits, "after conversion")
         torch_accuracy = float(np.mean(torch_logits.argmax(-1) == labels))
     with stage("4. continue training in the PyTorch loop"):
@@ -134,8 +131,8 @@ def main(argv: List[str] = None) -> dict:
                                           "--learning-rate", "1e-4", "--output-dir", out["torch_continued"], *shared])
     with stage("5. deberta-convert torch -> keras, evaluate in Keras"):
         parity_2 = _parity_from_report(_cli([out["torch_continued"], out["keras_final"], "--to", "tf", "--force"]))
-        final_torch_logits, _ = torch_predictions(out["torch_continued"], args)
-        final_keras_logits, _ = keras_predictions(out["keras_final"], args)
+        final_torch_logits = torch_predictions(out["torch_continued"], batches)
+        final_keras_logits = keras_predictions(out["keras_final"], batches)
         agreement_2 = _agree(final_torch_logits, final_keras_logits, "after converting back")
 
     baseline = common.majority_baseline(labels)
