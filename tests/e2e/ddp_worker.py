@@ -6,6 +6,7 @@ and rank 0 writes the averaged gradients.
 """
 
 import sys
+from datetime import timedelta
 
 import numpy as np
 import torch
@@ -35,7 +36,9 @@ def gradients(model):
 
 
 def main(rank: int, world_size: int, init_file: str, out_file: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    # A bounded rendezvous: a rank that cannot reach its peer fails in a minute instead of waiting 30.
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=60))
     config, batch = fixed_batch()
     share = 4 // world_size
     local = {k: v[rank * share:(rank + 1) * share] for k, v in batch.items()}

@@ -14,7 +14,7 @@ def test_demo_smoke(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "examples.demo", "--epochs", "1", "--max-train-samples", "64", "--torch-steps", "2",
          "--max-length", "32", "--no-accuracy-check", "--output-dir", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "deberta-dual demo report" in done.stdout

@@ -33,9 +33,14 @@ def test_ddp_averaged_gradients_equal_single_process_on_combined_batch(tmp_path)
     init = tmp_path / "rendezvous"
     procs = [subprocess.Popen([sys.executable, str(WORKER), str(rank), "2", str(init), str(out)], env=_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(2)]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-2000:]
+    try:
+        for proc in procs:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err[-2000:]
+    finally:  # a rank left waiting on a failed peer must not outlive the test
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     averaged = np.load(out)
     assert set(averaged.files) == set(single)
     worst = max(float(np.abs(averaged[name] - single[name]).max()) for name in single)

@@ -1,8 +1,6 @@
 """What torch users expect beyond parity: shapes of every head, fused vs exact attention, long sequences,
-torch.compile / torch.export / ONNX, bf16 autocast, gradient checkpointing, DDP, training."""
-
-import os
-import socket
+torch.compile / torch.export / ONNX, bf16 autocast, gradient checkpointing, training.
+DistributedDataParallel is tested across two real processes in tests/e2e/test_distributed_torch.py."""
 
 import numpy as np
 import pytest
@@ -184,28 +182,6 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     model(**inputs, **labels).loss.backward()
     for name, param in model.named_parameters():
         assert max_diff(plain[name], param.grad) <= ATOL_FP32, name
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_works_under_distributed_data_parallel():
-    import torch.distributed as dist
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-    dist.init_process_group("gloo", rank=0, world_size=1)
-    try:
-        model = _model("DebertaForSequenceClassification", "rel_both")
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
-        inputs = make_inputs(model.config)
-        labels = make_labels("DebertaForSequenceClassification", model.config, inputs)
-        ddp(**inputs, **labels).loss.backward()
-        assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("head", HEADS[1:])
