@@ -83,7 +83,7 @@ class DebertaEncoder(nn.Module):
     def get_rel_pos(self, hidden_states: torch.Tensor) -> Optional[RelativePositions]:
         if not self.relative_attention:
             return None
-        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, hidden_states.device)
+        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions)
 
     def forward(
         self,
