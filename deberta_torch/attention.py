@@ -17,24 +17,43 @@ from deberta_core import DebertaConfig
 from .embeddings import DebertaLayerNorm
 
 
+# Eager inference widens the clamped c2p / p2c products (to [heads, b, s, 2s]) a few heads at a time, within this.
+WIDE_BYTES = 64 * 2**20
+
+
 class RelativePositions(NamedTuple):
     """What every layer needs to add the relative-position terms for one sequence length.
 
     Built once per forward by the encoder (it depends only on the length), shared by all layers. No index tensor:
     the c2p / p2c terms are relative shifts (strided views) of their [b, h, s, 2a] products, see
-    deberta_core.relative_position.relative_shift.
+    deberta_core.relative_position.relative_shift. ``workspace`` (eager inference only) holds the [b, h, s, *]
+    buffers every layer reuses (see :func:`scratch`).
     """
 
     att_span: int
+    workspace: Optional[dict] = None
 
 
-def build_relative_positions(seq_len: int, max_relative_positions: int) -> RelativePositions:
+def build_relative_positions(seq_len: int, max_relative_positions: int, workspace: Optional[dict] = None) -> RelativePositions:
     # A branch rather than min(): under torch.export a symbolic min() leaves guards (s - min(span, s) == 0) that
     # the solver cannot discharge, where the comparison resolves from the sequence dimension's range.
-    return RelativePositions(seq_len if seq_len <= max_relative_positions else max_relative_positions)
+    return RelativePositions(seq_len if seq_len <= max_relative_positions else max_relative_positions, workspace)
 
 
-def extend_span(table: torch.Tensor, seq_len: int) -> torch.Tensor:
+def scratch(workspace: Optional[dict], name: str, shape: Tuple[int, ...], like: torch.Tensor) -> Optional[torch.Tensor]:
+    """The buffer ``name`` of ``workspace``, (re)allocated to ``shape``, for an op's ``out=``; None (the op allocates)
+    without a workspace. Torch only: with autograd off nothing is saved for backward, so the layers of one forward
+    can share their large [b, h, s, *] buffers; allocated afresh, each such block is page-faulted in again by every
+    layer (the allocator hands blocks this large back to the OS when they are freed)."""
+    if workspace is None:
+        return None
+    buffer = workspace.get(name)
+    if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = workspace[name] = like.new_empty(shape)
+    return buffer
+
+
+def extend_span(table: torch.Tensor, seq_len: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """[..., s, 2a] -> [..., s, 2s]: the first / last column repeated s - a times on its side, so the shift reads
     the clamped positions (a < s) as plain ones (deberta_core.relative_position.extend_span). Unchanged if a == s."""
     pad = seq_len - table.shape[-1] // 2
@@ -42,7 +61,7 @@ def extend_span(table: torch.Tensor, seq_len: int) -> torch.Tensor:
         return table
     left = table[..., :1].expand(table.shape[:-1] + (pad,))  # [..., s, s - a]
     right = table[..., -1:].expand(table.shape[:-1] + (pad,))
-    return torch.cat([left, table, right], dim=-1)  # [..., s, 2s]
+    return torch.cat([left, table, right], dim=-1, out=out)  # [..., s, 2s]
 
 
 def relative_shift(table: torch.Tensor, offset: int) -> torch.Tensor:
@@ -149,18 +168,55 @@ class DisentangledSelfAttention(nn.Module):
         not a [b, h]-batched one against a positional table copied b times.
         """
         batch, heads, seq_len, _ = query_layer.shape
-        pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, relative_positions.att_span)
-        score = None
-        if "c2p" in self.pos_att_type:
-            c2p_att = torch.bmm(query_layer.transpose(0, 1).flatten(1, 2), pos_key_layer[0].transpose(-1, -2))
-            c2p_att = c2p_att.unflatten(1, (batch, seq_len))  # [h, b, s, 2a], columns reversed
-            score = relative_shift(extend_span(c2p_att, seq_len), seq_len - 1).transpose(0, 1)  # [b, h, s, s]
-        if "p2c" in self.pos_att_type:
-            p2c_att = torch.bmm(key_layer.transpose(0, 1).flatten(1, 2), pos_query_layer[0].transpose(-1, -2))
-            p2c_att = p2c_att.unflatten(1, (batch, seq_len))  # [h, b, s, 2a]
-            p2c_att = relative_shift(extend_span(p2c_att, seq_len), seq_len).permute(1, 0, 3, 2)  # [b, h, s, s]
-            score = p2c_att if score is None else score + p2c_att
-        return score if "c2p" in self.pos_att_type and "p2c" in self.pos_att_type else score.contiguous()  # fresh
+        att_span, workspace = relative_positions
+        pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, att_span)
+        queries = query_layer.transpose(0, 1).flatten(1, 2)  # [h, b*s, d], a view of the projection's layout
+        keys = key_layer.transpose(0, 1).flatten(1, 2)
+        score = scratch(workspace, "score", (heads, batch, seq_len, seq_len), query_layer)  # [h, b, s, s]
+        shared_wide = workspace is not None and att_span < seq_len
+        group = heads
+        if shared_wide:
+            # Torch only: clamped terms read products widened to [h, b, s, 2s]; eager inference widens a few heads
+            # at a time into one buffer (c2p, then p2c, then the next heads and layers), so it stays small.
+            group = max(1, WIDE_BYTES // (batch * seq_len * 2 * seq_len * score.element_size()))
+            while heads % group:  # equal groups: the buffers keep their shape
+                group -= 1
+        for start in range(0, heads, group):
+            rows = slice(start, start + group)
+            c2p_att = p2c_att = None
+            if "c2p" in self.pos_att_type:
+                c2p_att = self.c2p_term(queries[rows], pos_key_layer[0, rows], batch, workspace)  # [g, b, s, s]
+                if shared_wide:
+                    c2p_att = score[rows].copy_(c2p_att)  # frees the widened buffer for p2c
+            if "p2c" in self.pos_att_type:
+                p2c_att = self.p2c_term(keys[rows], pos_query_layer[0, rows], batch, workspace)  # [g, b, s, s]
+            if c2p_att is not None and p2c_att is not None:
+                score_rows = torch.add(c2p_att, p2c_att, out=None if score is None else score[rows])
+            else:
+                term = c2p_att if p2c_att is None else p2c_att
+                score_rows = term.contiguous() if score is None else score[rows].copy_(term)
+            if group == heads:
+                score = score_rows
+        return score.transpose(0, 1)  # [b, h, s, s], fresh
+
+    def c2p_term(self, queries: torch.Tensor, pos_key_layer: torch.Tensor, batch: int, workspace: Optional[dict]):
+        """c2p [g, b, s, s] (query i, key j) from queries [g, b*s, d] and pos_key_layer [g, 2a, d] (rows reversed)."""
+        heads, seq_len = queries.shape[0], queries.shape[1] // batch
+        c2p_att = torch.bmm(queries, pos_key_layer.transpose(-1, -2),
+                            out=scratch(workspace, "product", (heads, batch * seq_len, pos_key_layer.shape[1]), queries))
+        c2p_att = c2p_att.unflatten(1, (batch, seq_len))  # [g, b, s, 2a], columns reversed
+        c2p_att = extend_span(c2p_att, seq_len, out=scratch(workspace, "wide", (heads, batch, seq_len, 2 * seq_len), queries))
+        return relative_shift(c2p_att, seq_len - 1)  # [g, b, s, s]
+
+    def p2c_term(self, keys: torch.Tensor, pos_query_layer: torch.Tensor, batch: int, workspace: Optional[dict]):
+        """p2c [g, b, s, s] (query i, key j) from keys [g, b*s, d] and scaled pos_query_layer [g, 2a, d]."""
+        heads, seq_len = keys.shape[0], keys.shape[1] // batch
+        # Its own product buffer: with no clamping the c2p view still reads the other one.
+        p2c_att = torch.bmm(keys, pos_query_layer.transpose(-1, -2),
+                            out=scratch(workspace, "product_p2c", (heads, batch * seq_len, pos_query_layer.shape[1]), keys))
+        p2c_att = p2c_att.unflatten(1, (batch, seq_len))  # [g, b, s, 2a], row j: key j
+        p2c_att = extend_span(p2c_att, seq_len, out=scratch(workspace, "wide", (heads, batch, seq_len, 2 * seq_len), keys))
+        return relative_shift(p2c_att, seq_len).transpose(-1, -2)  # [g, b, s, s]
 
     def relative_tables(
         self, rel_embeddings: torch.Tensor, att_span: int

@@ -83,7 +83,9 @@ class DebertaEncoder(nn.Module):
     def get_rel_pos(self, hidden_states: torch.Tensor) -> Optional[RelativePositions]:
         if not self.relative_attention:
             return None
-        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions)
+        # Torch only: eager inference shares one set of attention buffers across the layers (see scratch()).
+        shared = not (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.jit.is_tracing())
+        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, {} if shared else None)
 
     def forward(
         self,
