@@ -18,7 +18,7 @@ from .embeddings import DebertaLayerNorm
 
 
 # Eager inference widens the clamped c2p / p2c products (to [heads, b, s, 2s]) a few heads at a time, within this.
-WIDE_BYTES = 64 * 2**20
+WIDE_BYTES = 128 * 2**20
 
 
 class RelativePositions(NamedTuple):
@@ -26,8 +26,8 @@ class RelativePositions(NamedTuple):
 
     Built once per forward by the encoder (it depends only on the length), shared by all layers. No index tensor:
     the c2p / p2c terms are relative shifts (strided views) of their [b, h, s, 2a] products, see
-    deberta_core.relative_position.relative_shift. ``workspace`` (eager inference only) holds the [b, h, s, *]
-    buffers every layer reuses (see :func:`scratch`).
+    deberta_core.relative_position.relative_shift. ``workspace`` (eager calls only) holds the buffers the layers
+    reuse (see :func:`scratch`).
     """
 
     att_span: int
@@ -42,9 +42,9 @@ def build_relative_positions(seq_len: int, max_relative_positions: int, workspac
 
 def scratch(workspace: Optional[dict], name: str, shape: Tuple[int, ...], like: torch.Tensor) -> Optional[torch.Tensor]:
     """The buffer ``name`` of ``workspace``, (re)allocated to ``shape``, for an op's ``out=``; None (the op allocates)
-    without a workspace. Torch only: with autograd off nothing is saved for backward, so the layers of one forward
-    can share their large [b, h, s, *] buffers; allocated afresh, each such block is page-faulted in again by every
-    layer (the allocator hands blocks this large back to the OS when they are freed)."""
+    without a workspace. Torch only: the layers of one forward (and of its backward) share their large
+    [b, h, s, *] intermediates that nothing keeps; allocated afresh, each such block would be page-faulted in
+    again by every layer (the allocator hands blocks this large back to the OS when they are freed)."""
     if workspace is None:
         return None
     buffer = workspace.get(name)
@@ -70,6 +70,56 @@ def relative_shift(table: torch.Tensor, offset: int) -> torch.Tensor:
     seq_len, width = table.shape[-2], table.shape[-1]
     flat = table.flatten(-2).narrow(-1, offset, seq_len * (width - 1))  # [..., s * (2s - 1)]
     return flat.unflatten(-1, (seq_len, width - 1)).narrow(-1, 0, seq_len)  # [..., s, s]
+
+
+def relative_term(rows: torch.Tensor, table: torch.Tensor, batch: int, offset: int, workspace: Optional[dict],
+                  name: str) -> torch.Tensor:
+    """relative_shift(extend_span(rows @ table^T)) [g, b, s, s] for rows [g, b*s, d] and a projected table
+    [g, 2a, d]: the c2p term (query rows, reversed pos_key_layer, offset s - 1) or the p2c term transposed (key
+    rows, pos_query_layer, offset s). Torch only: eager calls (a workspace) run it as one op on reused buffers
+    (RelativeTerm); traced ones as the plain ops below."""
+    if workspace is not None:
+        return RelativeTerm.apply(rows, table, batch, offset, workspace, name)
+    seq_len = rows.shape[1] // batch
+    product = torch.bmm(rows, table.transpose(-1, -2)).unflatten(1, (batch, seq_len))  # [g, b, s, 2a]
+    return relative_shift(extend_span(product, seq_len), offset)  # [g, b, s, s]
+
+
+class RelativeTerm(torch.autograd.Function):
+    """relative_term in eager calls. The product and its widened copy live in workspace buffers (the output is a
+    view of them, which the caller reads at once); the backward writes the gradient through the same shift into
+    one zeroed buffer and sums the repeated edge columns, where autograd would zero-fill a full-size gradient
+    for every slice and narrow on the way."""
+
+    @staticmethod
+    def forward(ctx, rows, table, batch, offset, workspace, name):
+        heads, seq_len, span2 = rows.shape[0], rows.shape[1] // batch, table.shape[1]
+        product = torch.bmm(rows, table.transpose(-1, -2),
+                            out=scratch(workspace, name + "_product", (heads, batch * seq_len, span2), rows))
+        product = product.unflatten(1, (batch, seq_len))  # [g, b, s, 2a]
+        wide = extend_span(product, seq_len,
+                           out=scratch(workspace, name + "_wide", (heads, batch, seq_len, 2 * seq_len), rows))
+        ctx.save_for_backward(rows, table)
+        ctx.batch, ctx.offset, ctx.workspace = batch, offset, workspace
+        return relative_shift(wide, offset)  # [g, b, s, s]
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, table = ctx.saved_tensors
+        heads, seq_len, span2 = rows.shape[0], rows.shape[1] // ctx.batch, table.shape[1]
+        pad = seq_len - span2 // 2
+        grad_wide = scratch(ctx.workspace, "grad_wide", (heads, ctx.batch, seq_len, 2 * seq_len), grad).zero_()
+        relative_shift(grad_wide, ctx.offset).copy_(grad)
+        grad_product = grad_wide
+        if pad:
+            grad_product = scratch(ctx.workspace, "grad_product", (heads, ctx.batch, seq_len, span2), grad)
+            grad_product.copy_(grad_wide[..., pad : pad + span2])
+            grad_product[..., 0] += grad_wide[..., :pad].sum(-1)  # the repeated edge columns
+            grad_product[..., -1] += grad_wide[..., pad + span2 :].sum(-1)
+        grad_product = grad_product.flatten(1, 2)  # [g, b*s, 2a]
+        grad_rows = torch.bmm(grad_product, table) if ctx.needs_input_grad[0] else None
+        grad_table = torch.bmm(grad_product.transpose(-1, -2), rows) if ctx.needs_input_grad[1] else None
+        return grad_rows, grad_table, None, None, None, None
 
 
 class DisentangledSelfAttention(nn.Module):
@@ -172,24 +222,24 @@ class DisentangledSelfAttention(nn.Module):
         pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, att_span)
         queries = query_layer.transpose(0, 1).flatten(1, 2)  # [h, b*s, d], a view of the projection's layout
         keys = key_layer.transpose(0, 1).flatten(1, 2)
-        score = scratch(workspace, "score", (heads, batch, seq_len, seq_len), query_layer)  # [h, b, s, s]
-        shared_wide = workspace is not None and att_span < seq_len
+        # The summed score is what the fused kernel keeps for backward: a shared buffer only with autograd off.
+        score = scratch(None if torch.is_grad_enabled() else workspace, "score", (heads, batch, seq_len, seq_len),
+                        query_layer)  # [h, b, s, s]
         group = heads
-        if shared_wide:
+        if score is not None and att_span < seq_len:
             # Torch only: clamped terms read products widened to [h, b, s, 2s]; eager inference widens a few heads
-            # at a time into one buffer (c2p, then p2c, then the next heads and layers), so it stays small.
-            group = max(1, WIDE_BYTES // (batch * seq_len * 2 * seq_len * score.element_size()))
+            # at a time (reusing the buffers for the next heads and layers), so they stay within WIDE_BYTES.
+            group = max(1, WIDE_BYTES // (2 * batch * seq_len * 2 * seq_len * score.element_size()))
             while heads % group:  # equal groups: the buffers keep their shape
                 group -= 1
         for start in range(0, heads, group):
             rows = slice(start, start + group)
             c2p_att = p2c_att = None
             if "c2p" in self.pos_att_type:
-                c2p_att = self.c2p_term(queries[rows], pos_key_layer[0, rows], batch, workspace)  # [g, b, s, s]
-                if shared_wide:
-                    c2p_att = score[rows].copy_(c2p_att)  # frees the widened buffer for p2c
+                c2p_att = relative_term(queries[rows], pos_key_layer[0, rows], batch, seq_len - 1, workspace, "c2p")
             if "p2c" in self.pos_att_type:
-                p2c_att = self.p2c_term(keys[rows], pos_query_layer[0, rows], batch, workspace)  # [g, b, s, s]
+                p2c_att = relative_term(keys[rows], pos_query_layer[0, rows], batch, seq_len, workspace, "p2c")
+                p2c_att = p2c_att.transpose(-1, -2)  # [g, b, s, s]: query i, key j
             if c2p_att is not None and p2c_att is not None:
                 score_rows = torch.add(c2p_att, p2c_att, out=None if score is None else score[rows])
             else:
@@ -197,26 +247,7 @@ class DisentangledSelfAttention(nn.Module):
                 score_rows = term.contiguous() if score is None else score[rows].copy_(term)
             if group == heads:
                 score = score_rows
-        return score.transpose(0, 1)  # [b, h, s, s], fresh
-
-    def c2p_term(self, queries: torch.Tensor, pos_key_layer: torch.Tensor, batch: int, workspace: Optional[dict]):
-        """c2p [g, b, s, s] (query i, key j) from queries [g, b*s, d] and pos_key_layer [g, 2a, d] (rows reversed)."""
-        heads, seq_len = queries.shape[0], queries.shape[1] // batch
-        c2p_att = torch.bmm(queries, pos_key_layer.transpose(-1, -2),
-                            out=scratch(workspace, "product", (heads, batch * seq_len, pos_key_layer.shape[1]), queries))
-        c2p_att = c2p_att.unflatten(1, (batch, seq_len))  # [g, b, s, 2a], columns reversed
-        c2p_att = extend_span(c2p_att, seq_len, out=scratch(workspace, "wide", (heads, batch, seq_len, 2 * seq_len), queries))
-        return relative_shift(c2p_att, seq_len - 1)  # [g, b, s, s]
-
-    def p2c_term(self, keys: torch.Tensor, pos_query_layer: torch.Tensor, batch: int, workspace: Optional[dict]):
-        """p2c [g, b, s, s] (query i, key j) from keys [g, b*s, d] and scaled pos_query_layer [g, 2a, d]."""
-        heads, seq_len = keys.shape[0], keys.shape[1] // batch
-        # Its own product buffer: with no clamping the c2p view still reads the other one.
-        p2c_att = torch.bmm(keys, pos_query_layer.transpose(-1, -2),
-                            out=scratch(workspace, "product_p2c", (heads, batch * seq_len, pos_query_layer.shape[1]), keys))
-        p2c_att = p2c_att.unflatten(1, (batch, seq_len))  # [g, b, s, 2a], row j: key j
-        p2c_att = extend_span(p2c_att, seq_len, out=scratch(workspace, "wide", (heads, batch, seq_len, 2 * seq_len), keys))
-        return relative_shift(p2c_att, seq_len).transpose(-1, -2)  # [g, b, s, s]
+        return score.transpose(0, 1)  # [b, h, s, s], fresh (the terms are views of reused buffers)
 
     def relative_tables(
         self, rel_embeddings: torch.Tensor, att_span: int
