@@ -10,8 +10,11 @@ CASES = [
     ("deberta_core.tokenizer", ["torch", "tensorflow", "keras", "transformers"]),
     ("deberta_core.weight_map", ["torch", "tensorflow", "keras"]),
     ("deberta_core.checkpoint_io", ["torch", "tensorflow", "keras"]),
+    ("deberta_core.mlm", ["torch", "tensorflow", "keras"]),
     ("deberta_torch", ["tensorflow", "keras"]),
     ("deberta_tf", ["torch"]),
+    ("deberta_torch.mlm", ["tensorflow", "keras"]),
+    ("deberta_tf.mlm", ["torch"]),
 ]
 
 
