@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -41,6 +40,15 @@ import numpy as np
 
 from deberta_core import DebertaConfig
 from deberta_core import files as ckfiles
+from deberta_core.checkpoint_io import (
+    ArrayReader,
+    H5StreamWriter,
+    SafetensorsStreamWriter,
+    TensorReader,
+    open_weights,
+)
+from deberta_core.errors import CheckpointError
+from deberta_core.files import Staging
 from deberta_core.weight_map import (
     ARCHITECTURES,
     MapEntry,
@@ -86,19 +94,11 @@ _FILE_FORMATS = {
     ".h5": "tf_h5",
     ".keras": "keras",
 }
-_STAGING_PREFIX = ".deberta-convert-"
+STAGING_PREFIX = ".deberta-convert-"  # staging folders of a conversion in progress
 
-# numpy dtype -> safetensors dtype string (what our streaming writer emits).
-_ST_DTYPES = {
-    np.dtype("float64"): "F64", np.dtype("float32"): "F32", np.dtype("float16"): "F16",
-    np.dtype("int64"): "I64", np.dtype("int32"): "I32", np.dtype("int16"): "I16", np.dtype("int8"): "I8",
-    np.dtype("uint8"): "U8", np.dtype("bool"): "BOOL",
-}
-_ST_NP = {v: k for k, v in _ST_DTYPES.items()}
-
-
-class ConversionError(ValueError):
-    """A user-input problem (file, folder, config, option): the message names the file and what was wrong."""
+# A user-input problem (file, folder, config, option): the message names the file and what was wrong. The same
+# class as the core's readers raise for a damaged file.
+ConversionError = CheckpointError
 
 
 def resolve_task(task: Optional[str]) -> Optional[str]:
@@ -132,314 +132,6 @@ def architecture_of(config: DebertaConfig, task: Optional[str] = None, where: st
 
 
 # ---------------------------------------------------------------------------------------------------- readers
-class TensorReader:
-    """Lazy access to the tensors of a checkpoint: names, shapes and dtypes up front, data on demand."""
-
-    path: str = ""
-    family: str = ""
-
-    def names(self) -> List[str]:
-        raise NotImplementedError
-
-    def shape(self, name: str) -> Tuple[int, ...]:
-        raise NotImplementedError
-
-    def dtype(self, name: str) -> np.dtype:
-        raise NotImplementedError
-
-    def read(self, name: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def nbytes(self) -> int:
-        return int(sum(int(np.prod(self.shape(n), dtype=np.int64)) * self.dtype(n).itemsize for n in self.names()))
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "TensorReader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class ArrayReader(TensorReader):
-    """Tensors already in memory (name -> array-like)."""
-
-    def __init__(self, arrays: Mapping[str, Any], family: str, path: str = "<memory>") -> None:
-        self._arrays = dict(arrays)
-        self.family = family
-        self.path = path
-
-    def names(self) -> List[str]:
-        return list(self._arrays)
-
-    def shape(self, name: str) -> Tuple[int, ...]:
-        return tuple(np.shape(self._arrays[name]))
-
-    def dtype(self, name: str) -> np.dtype:
-        return np.asarray(self._arrays[name]).dtype
-
-    def read(self, name: str) -> np.ndarray:
-        return np.asarray(self._arrays[name])
-
-
-def _read_header(path: str) -> Tuple[int, dict]:
-    with open(path, "rb") as handle:
-        size_bytes = handle.read(8)
-        if len(size_bytes) != 8:
-            raise ConversionError(f"{path!r} is not a safetensors file: it is shorter than its 8-byte header size")
-        header_size = int(np.frombuffer(size_bytes, dtype="<u8")[0])
-        if header_size > os.path.getsize(path) - 8:
-            raise ConversionError(
-                f"{path!r} is truncated or corrupt: its header claims {header_size} bytes, the file has "
-                f"{os.path.getsize(path)}"
-            )
-        try:
-            header = json.loads(handle.read(header_size))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ConversionError(f"{path!r} is not a safetensors file (its header is not JSON: {err})") from None
-    return header_size, header
-
-
-_ST_ITEMSIZE = {**{name: dtype.itemsize for name, dtype in _ST_NP.items()}, "BF16": 2}
-
-
-class SafetensorsReader(TensorReader):
-    """One ``.safetensors`` file or every shard of an index, read tensor by tensor with plain file reads (no
-    memory map: resident memory stays at one tensor). The header of every shard is validated up front: known
-    dtypes, offsets that match the shapes and lie inside the file (a truncated file is refused before any read).
-
-    BF16 tensors, which NumPy cannot hold, are widened to float32 exactly (as ``deberta_core.checkpoint_io``).
-    """
-
-    family = "torch"
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._where: Dict[str, Tuple[str, int, Tuple[int, ...], str]] = {}  # name -> (shard, start, shape, dtype)
-        for shard in self._shards(path):
-            if not os.path.isfile(shard):
-                raise ConversionError(f"no safetensors file at {shard!r}")
-            header_size, header = _read_header(shard)
-            data_start = 8 + header_size
-            file_size = os.path.getsize(shard)
-            if not isinstance(header, dict):
-                raise ConversionError(f"{shard!r} is not a safetensors file (its header is not a JSON object)")
-            for name, entry in header.items():
-                if name == "__metadata__":
-                    continue
-                try:
-                    dtype, shape, (start, end) = entry["dtype"], tuple(int(d) for d in entry["shape"]), entry["data_offsets"]
-                except (KeyError, TypeError, ValueError):
-                    raise ConversionError(f"{shard!r}: the header entry of {name!r} is malformed: {entry!r}") from None
-                if dtype not in _ST_ITEMSIZE:
-                    raise ConversionError(f"{shard!r}: {name!r} has dtype {dtype}; expected one of "
-                                          f"{sorted(_ST_ITEMSIZE)}")
-                if end - start != int(np.prod(shape, dtype=np.int64)) * _ST_ITEMSIZE[dtype]:
-                    raise ConversionError(f"{shard!r} is corrupt: {name!r} has shape {list(shape)} ({dtype}) but "
-                                          f"{end - start} bytes of data")
-                if data_start + end > file_size:
-                    raise ConversionError(f"{shard!r} is truncated: {name!r} ends at byte {data_start + end}, the "
-                                          f"file has {file_size}")
-                if name in self._where:
-                    raise ConversionError(f"{name!r} is stored twice: in {self._where[name][0]!r} and {shard!r}")
-                self._where[name] = (shard, data_start + start, shape, dtype)
-
-    def _shards(self, path: str) -> List[str]:
-        if not path.endswith(".json"):
-            return [path]
-        try:
-            with open(path, encoding="utf-8") as handle:
-                weight_map = json.load(handle)["weight_map"]
-            if not isinstance(weight_map, dict):
-                raise TypeError(f"'weight_map' is a {type(weight_map).__name__}")
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ConversionError(f"{path!r} is not a valid shard index (expected a 'weight_map' object): {err}") from None
-        folder = os.path.dirname(path)
-        shards = [os.path.join(folder, s) for s in sorted(set(weight_map.values()))]
-        lost = [s for s in shards if not os.path.isfile(s)]
-        if lost:
-            raise ConversionError(f"the shard index {path!r} lists files that do not exist: {lost}")
-        return shards
-
-    def names(self) -> List[str]:
-        return list(self._where)
-
-    def shape(self, name: str) -> Tuple[int, ...]:
-        return self._where[name][2]
-
-    def dtype(self, name: str) -> np.dtype:
-        st = self._where[name][3]
-        return np.dtype("float32") if st == "BF16" else _ST_NP[st]
-
-    def read(self, name: str) -> np.ndarray:
-        shard, start, shape, st = self._where[name]
-        stored = np.dtype("<u2") if st == "BF16" else _ST_NP[st].newbyteorder("<")
-        count = int(np.prod(shape, dtype=np.int64))
-        try:
-            with open(shard, "rb") as handle:
-                handle.seek(start)
-                array = np.fromfile(handle, dtype=stored, count=count)
-        except OSError as err:
-            raise ConversionError(f"{shard!r}: cannot read tensor {name!r}: {err}") from None
-        if array.size != count:
-            raise ConversionError(f"{shard!r} is truncated: tensor {name!r} is cut short")
-        if st == "BF16":
-            array = (array.astype("<u4") << 16).view("<f4")
-        return array.astype(array.dtype.newbyteorder("="), copy=False).reshape(shape)
-
-
-class TorchPickleReader(TensorReader):
-    """``pytorch_model.bin`` (or its shards) loaded with ``torch.load(weights_only=True, mmap=True)``."""
-
-    family = "torch"
-
-    def __init__(self, path: str) -> None:
-        import torch
-
-        self.path = path
-        paths = [path]
-        if path.endswith(".json"):
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    weight_map = json.load(handle)["weight_map"]
-            except (OSError, ValueError, KeyError, TypeError) as err:
-                raise ConversionError(f"{path!r} is not a valid shard index (expected a 'weight_map' object): {err}") from None
-            folder = os.path.dirname(path)
-            paths = [os.path.join(folder, s) for s in sorted(set(weight_map.values()))]
-        self._tensors: Dict[str, Any] = {}
-        for file in paths:
-            if not os.path.isfile(file):
-                raise ConversionError(f"no torch pickle at {file!r}")
-            try:
-                try:
-                    state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-                except RuntimeError as err:
-                    if "mmap" not in str(err):
-                        raise
-                    state = torch.load(file, map_location="cpu", weights_only=True)  # legacy (non-zip) format
-            except Exception as err:  # UnpicklingError, RuntimeError, EOFError, ... for bad or unsafe files
-                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-                raise ConversionError(
-                    f"{file!r} cannot be loaded as a plain state dict with torch.load(weights_only=True), which "
-                    f"refuses anything but tensors and plain containers: {type(err).__name__}: {first}"
-                ) from None
-            if not isinstance(state, Mapping):
-                raise ConversionError(
-                    f"{file!r} holds a {type(state).__name__}, not a state dict (a mapping of names to tensors)"
-                )
-            bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
-            if bad:
-                raise ConversionError(
-                    f"{file!r} is not a plain state dict: the entries {bad[:5]} are not tensors "
-                    f"(a training checkpoint? save model.state_dict() instead)"
-                )
-            for key, value in state.items():
-                if key in self._tensors:
-                    raise ConversionError(f"{key!r} is stored twice (second time in {file!r})")
-                self._tensors[key] = value
-
-    def names(self) -> List[str]:
-        return list(self._tensors)
-
-    def shape(self, name: str) -> Tuple[int, ...]:
-        return tuple(self._tensors[name].shape)
-
-    def dtype(self, name: str) -> np.dtype:
-        import torch
-
-        dtype = self._tensors[name].dtype
-        return np.dtype("float32") if dtype == torch.bfloat16 else torch.empty((), dtype=dtype).numpy().dtype
-
-    def read(self, name: str) -> np.ndarray:
-        import torch
-
-        tensor = self._tensors[name].detach()
-        if tensor.dtype == torch.bfloat16:
-            tensor = tensor.float()
-        return tensor.contiguous().numpy().copy()
-
-
-class H5Reader(TensorReader):
-    """The reference ``tf_model.h5``: canonical Keras names, datasets read on demand with h5py.
-
-    A weight listed by several layer groups (the MLM ``cls`` group repeats the embeddings) is returned once; the
-    copies are checked to be identical when it is read.
-    """
-
-    family = "keras"
-
-    def __init__(self, path: str) -> None:
-        import h5py
-
-        from deberta_core.checkpoint_io import canonical_keras_name, read_tf_h5_layout
-
-        self.path = path
-        if not os.path.isfile(path):
-            raise ConversionError(f"no h5 file at {path!r}")
-        try:
-            layout = read_tf_h5_layout(path)
-            self._file = h5py.File(path, "r")
-        except (ValueError, OSError, KeyError, RuntimeError) as err:
-            raise ConversionError(f"{path!r} is not a readable Keras weights h5 file (truncated or corrupt?): {err}") from None
-        self._datasets: Dict[str, List[str]] = {}
-        try:
-            for layer, weight_names in layout.items():
-                for weight_name in weight_names:
-                    node_path = layer if weight_name == layer else f"{layer}/{weight_name}"
-                    name = canonical_keras_name(weight_name)
-                    if not isinstance(self._file.get(node_path), h5py.Dataset):
-                        raise ConversionError(f"{path!r}: group {layer!r} lists {weight_name!r}, but there is no such dataset")
-                    self._datasets.setdefault(name, []).append(node_path)
-        except ConversionError:
-            self.close()
-            raise
-        except (ValueError, OSError, KeyError, RuntimeError) as err:
-            self.close()
-            raise ConversionError(f"{path!r} is damaged (truncated or corrupt HDF5 metadata?): {err}") from None
-
-    def names(self) -> List[str]:
-        return list(self._datasets)
-
-    def shape(self, name: str) -> Tuple[int, ...]:
-        return tuple(self._file[self._datasets[name][0]].shape)
-
-    def dtype(self, name: str) -> np.dtype:
-        return self._file[self._datasets[name][0]].dtype
-
-    def read(self, name: str) -> np.ndarray:
-        paths = self._datasets[name]
-        try:
-            first = np.asarray(self._file[paths[0]][()])
-            for other in paths[1:]:
-                copy = np.asarray(self._file[other][()])
-                if copy.shape != first.shape or copy.dtype != first.dtype or not _bitwise_equal(first, copy):
-                    raise ConversionError(f"{self.path!r}: {name!r} is stored twice with different values "
-                                          f"({paths[0]!r} and {other!r})")
-        except ConversionError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:
-            raise ConversionError(f"{self.path!r}: cannot read {paths[0]!r} (truncated or corrupt file?): {err}") from None
-        return first
-
-    def close(self) -> None:
-        handle = getattr(self, "_file", None)
-        if handle is not None:
-            try:
-                handle.close()
-            except Exception:
-                pass
-            self._file = None
-
-
-def _bitwise_equal(a: np.ndarray, b: np.ndarray, block: int = 1 << 24) -> bool:
-    """Same bytes, compared block by block (no full-size temporaries)."""
-    x = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
-    y = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
-    return x.size == y.size and all(np.array_equal(x[i:i + block], y[i:i + block]) for i in range(0, x.size, block))
-
-
 def load_keras_file(path: str):
     """A ``.keras`` file -> the deberta_tf model it holds (via ``keras.saving.load_model``)."""
     if not os.path.isfile(path):
@@ -478,15 +170,15 @@ def keras_file_weights(path: str) -> Tuple[Dict[str, np.ndarray], DebertaConfig]
 
 def open_reader(fmt: str, path: str) -> TensorReader:
     """A lazy reader for the weights file ``path`` of format ``fmt`` (see ``deberta_core.files.WEIGHT_FILES``)."""
-    if fmt in ("safetensors", "safetensors_sharded"):
-        return SafetensorsReader(path)
     if fmt in ("pytorch", "pytorch_sharded"):
+        from deberta_torch.io import TorchPickleReader
+
         return TorchPickleReader(path)
-    if fmt == "tf_h5":
-        return H5Reader(path)
     if fmt == "keras":
         weights, _ = keras_file_weights(path)
         return ArrayReader(weights, "keras", path)
+    if fmt in ckfiles.WEIGHT_FILES:
+        return open_weights(fmt, path)
     raise ConversionError(f"unknown weights format {fmt!r}; expected one of {sorted(FAMILY)}")
 
 
@@ -681,90 +373,6 @@ def _layout_hint(names: Sequence[str], arch: str, family: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- writers
-class SafetensorsStreamWriter:
-    """Writes a ``.safetensors`` file tensor by tensor: the header (names, dtypes, shapes, offsets) first, then
-    each tensor's bytes as it arrives, in the order ``items`` lists them (the format only needs the offsets to tile
-    the data; ``safetensors`` itself sorts by dtype and name). The header is padded with spaces to 8 bytes."""
-
-    def __init__(self, path: str, items: Sequence[Tuple[str, Tuple[int, ...], np.dtype]],
-                 metadata: Optional[Mapping[str, str]] = None) -> None:
-        self.path = path
-        header: Dict[str, Any] = {"__metadata__": dict(metadata or {"format": "pt"})}
-        offset = 0
-        self._order: List[str] = []
-        self._expected: Dict[str, Tuple[Tuple[int, ...], np.dtype]] = {}
-        for name, shape, dtype in items:
-            dtype = np.dtype(dtype)
-            if dtype not in _ST_DTYPES:
-                raise ConversionError(f"cannot write {name!r} of dtype {dtype} to safetensors")
-            if name in self._expected:
-                raise ValueError(f"{name!r} is listed twice")
-            size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            header[name] = {"dtype": _ST_DTYPES[dtype], "shape": list(shape), "data_offsets": [offset, offset + size]}
-            offset += size
-            self._order.append(name)
-            self._expected[name] = (tuple(shape), dtype)
-        blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
-        blob += b" " * (-len(blob) % 8)
-        self._handle = open(path, "wb")
-        self._handle.write(np.uint64(len(blob)).astype("<u8").tobytes())
-        self._handle.write(blob)
-        self._next = 0
-
-    def write(self, name: str, array: np.ndarray) -> None:
-        if self._next >= len(self._order) or self._order[self._next] != name:
-            expected = self._order[self._next] if self._next < len(self._order) else "nothing more"
-            raise RuntimeError(f"{self.path!r}: tensors must come in the planned order; expected {expected!r}, got {name!r}")
-        shape, dtype = self._expected[name]
-        if tuple(array.shape) != shape or array.dtype != dtype:
-            raise RuntimeError(f"{name!r}: planned {dtype}{list(shape)}, got {array.dtype}{list(array.shape)}")
-        data = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<"))
-        self._handle.write(data.reshape(-1).view(np.uint8))
-        self._next += 1
-
-    def close(self) -> None:
-        self._handle.close()
-        if self._next != len(self._order):
-            raise RuntimeError(f"{self.path!r}: {len(self._order) - self._next} tensors were never written")
-
-
-class H5StreamWriter:
-    """Writes the reference ``tf_model.h5`` layout (same as ``deberta_core.checkpoint_io.write_tf_h5``) one
-    dataset at a time: the group structure and attributes first, the data as it comes."""
-
-    def __init__(self, path: str, names: Sequence[str], architecture: str) -> None:
-        import h5py
-
-        from deberta_core import checkpoint_io as cio
-
-        arch = normalize_architecture(architecture)
-        self.path = path
-        layout = cio.h5_layout(dict.fromkeys(names), arch)
-        model_name = cio.TF_MODEL_NAMES[arch]
-        self._targets: Dict[str, List[str]] = {}
-        self._file = h5py.File(path, "w")
-        cio.save_attribute(self._file, "layer_names", list(layout))
-        self._file.attrs["backend"] = cio.H5_BACKEND
-        self._file.attrs["keras_version"] = cio.H5_KERAS_VERSION
-        for layer in sorted(layout):
-            group = self._file.create_group(layer)
-            weight_names = [f"{model_name}/{name}:0" for name in layout[layer]]
-            cio.save_attribute(group, "weight_names", weight_names)
-            for weight_name, name in zip(weight_names, layout[layer]):
-                self._targets.setdefault(name, []).append(f"{layer}/{weight_name}")
-        cio.save_attribute(self._file.create_group(cio.TOP_LEVEL_GROUP), "weight_names", [])
-
-    def write(self, name: str, array: np.ndarray) -> None:
-        for target in self._targets.pop(name):
-            self._file.create_dataset(target, data=np.ascontiguousarray(array))
-
-    def close(self) -> None:
-        left = list(self._targets)
-        self._file.close()
-        if left:
-            raise RuntimeError(f"{self.path!r}: datasets never written: {left}")
-
-
 class KerasModelWriter:
     """Builds the deberta_tf model of the architecture, assigns each tensor as it comes, then ``model.save``."""
 
@@ -786,42 +394,6 @@ class KerasModelWriter:
         if self._variables:
             raise RuntimeError(f"variables never assigned: {sorted(self._variables)}")
         self.model.save(self.path)
-
-
-# ---------------------------------------------------------------------------------------------------- staging
-class Staging:
-    """Files prepared in a private folder, moved into ``dst`` only by ``commit`` (removed by ``abort``).
-
-    ``dst`` missing: the staging folder is a sibling and is renamed to ``dst`` (atomic). ``dst`` present: the
-    staging folder lives inside it and each file is moved in with ``os.replace`` (each file atomic).
-    """
-
-    def __init__(self, dst: str) -> None:
-        self.dst = os.path.abspath(dst)
-        self.fresh = not os.path.exists(self.dst)
-        parent = os.path.dirname(self.dst) if self.fresh else self.dst
-        if self.fresh and not os.path.isdir(parent):
-            raise ConversionError(f"cannot write {self.dst!r}: its parent folder {parent!r} does not exist")
-        self.folder = tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=parent)
-
-    def path(self, name: str) -> str:
-        return os.path.join(self.folder, name)
-
-    def commit(self) -> List[str]:
-        names = sorted(os.listdir(self.folder))
-        if self.fresh:
-            os.rename(self.folder, self.dst)
-        else:
-            for name in names:
-                os.replace(os.path.join(self.folder, name), os.path.join(self.dst, name))
-            os.rmdir(self.folder)
-        self.folder = None
-        return [os.path.join(self.dst, n) for n in names]
-
-    def abort(self) -> None:
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
 
 
 def _same_file_content(a: str, b: str) -> bool:
@@ -943,7 +515,7 @@ def convert(
             f"pass --force (force=True) to replace them, or choose another output folder"
         )
 
-    staging = Staging(dst)
+    staging = Staging(dst, prefix=STAGING_PREFIX)
     try:
         with open(staging.path(ckfiles.CONFIG_NAME), "wb") as handle:
             handle.write(config_bytes)
@@ -1146,9 +718,7 @@ def inspect_checkpoint(path: str, *, task: Optional[str] = None) -> Dict[str, An
 
 def _weights_size(source: Source) -> int:
     if source.path.endswith(".index.json"):
-        with open(source.path, encoding="utf-8") as handle:
-            shards = set(json.load(handle)["weight_map"].values())
-        return sum(os.path.getsize(os.path.join(source.folder, s)) for s in shards)
+        return sum(os.path.getsize(path) for path in ckfiles.shard_files(source.path))
     return os.path.getsize(source.path)
 
 

@@ -26,6 +26,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional
 import numpy as np
 
 from .config import DebertaConfig
+from .errors import WeightMapError
 
 # ---------------------------------------------------------------------------------------------------- ops
 # A closed set of invertible array ops: name -> (forward torch->keras, inverse keras->torch).
@@ -214,23 +215,6 @@ TORCH_TOLERATED: Tuple[Tolerated, ...] = (
               unless="position_biased_input"),
     Tolerated("{base}embeddings.position_ids", "buffer, not a weight (older checkpoints saved it)"),
 )
-
-
-# ---------------------------------------------------------------------------------------------------- errors
-class WeightMapError(ValueError):
-    """A conversion that would be partial: every missing, unexpected and shape-mismatched name at once."""
-
-    def __init__(
-        self,
-        message: str,
-        missing: Sequence[str] = (),
-        unexpected: Sequence[str] = (),
-        mismatched: Sequence[Tuple[str, Tuple[int, ...], Tuple[int, ...]]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.missing = list(missing)
-        self.unexpected = list(unexpected)
-        self.mismatched = list(mismatched)  # (name, expected shape, got shape)
 
 
 # ---------------------------------------------------------------------------------------------------- expansion

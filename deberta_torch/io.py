@@ -8,10 +8,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Tuple
 
+import numpy as np
 import torch
 
 from deberta_core import DebertaConfig
-from deberta_core.files import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write
+from deberta_core.checkpoint_io import TensorReader, open_weights
+from deberta_core.errors import CheckpointError
+from deberta_core.files import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write, shard_files
 from deberta_core.weight_map import adapt_torch_prefix, is_head_weight, tolerated_torch_keys
 
 logger = logging.getLogger("deberta_torch")
@@ -36,51 +39,87 @@ class LoadReport:
         }
 
 
+class TorchPickleReader(TensorReader):
+    """``pytorch_model.bin`` (or every shard of a ``pytorch_model.bin.index.json``) loaded with
+    ``torch.load(weights_only=True, mmap=True)``: the torch pickle reader of deberta_core's reader layer (same
+    interface as ``deberta_core.checkpoint_io.SafetensorsReader``; arrays come out as NumPy, bf16 widened to
+    float32). ``weights_only`` refuses anything but tensors and plain containers."""
+
+    family = "torch"
+
+    def __init__(self, path: str) -> None:
+        self.path = os.fspath(path)
+        self._tensors: Dict[str, torch.Tensor] = {}
+        for file in shard_files(self.path) if self.path.endswith(".json") else [self.path]:
+            if not os.path.isfile(file):
+                raise FileNotFoundError(f"no torch pickle at {file!r}")
+            try:
+                try:
+                    state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+                except RuntimeError as err:
+                    if "mmap" not in str(err):
+                        raise
+                    state = torch.load(file, map_location="cpu", weights_only=True)  # legacy (non-zip) format
+            except Exception as err:  # UnpicklingError, RuntimeError, EOFError, ... for bad or unsafe files
+                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                raise CheckpointError(
+                    f"{file!r} cannot be loaded as a plain state dict with torch.load(weights_only=True), which "
+                    f"refuses anything but tensors and plain containers: {type(err).__name__}: {first}"
+                ) from None
+            if not isinstance(state, Mapping):
+                raise CheckpointError(
+                    f"{file!r} holds a {type(state).__name__}, not a state dict (a mapping of names to tensors)"
+                )
+            bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+            if bad:
+                raise CheckpointError(
+                    f"{file!r} is not a plain state dict: the entries {bad[:5]} are not tensors "
+                    f"(a training checkpoint? save model.state_dict() instead)"
+                )
+            for key, value in state.items():
+                if key in self._tensors:
+                    raise CheckpointError(f"{key!r} is stored twice (second time in {file!r})")
+                self._tensors[key] = value
+
+    def names(self) -> List[str]:
+        return list(self._tensors)
+
+    def shape(self, name: str) -> Tuple[int, ...]:
+        return tuple(self._tensors[name].shape)
+
+    def dtype(self, name: str) -> np.dtype:
+        dtype = self._tensors[name].dtype
+        return np.dtype("float32") if dtype == torch.bfloat16 else torch.empty((), dtype=dtype).numpy().dtype
+
+    def read(self, name: str) -> np.ndarray:
+        tensor = self._tensors[name].detach()
+        if tensor.dtype == torch.bfloat16:
+            tensor = tensor.float()
+        return tensor.contiguous().numpy().copy()
+
+    def tensor(self, name: str) -> torch.Tensor:
+        """The tensor as stored (bf16 stays bf16)."""
+        return self._tensors[name]
+
+
 def read_torch_weights(files: CheckpointFiles) -> Dict[str, torch.Tensor]:
     """The state dict of a folder's torch-format weights (safetensors preferred, then pytorch_model.bin)."""
-    if "safetensors" in files.weights:
-        return _load_safetensors(files.weights["safetensors"])
-    if "safetensors_sharded" in files.weights:
-        state: Dict[str, torch.Tensor] = {}
-        for shard in files.shard_files("safetensors_sharded"):
-            state.update(_load_safetensors(shard))
-        return state
-    for fmt in ("pytorch", "pytorch_sharded"):
+    for fmt in ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded"):
         if fmt in files.weights:
-            paths = [files.weights[fmt]] if fmt == "pytorch" else files.shard_files(fmt)
-            state = {}
-            for path in paths:
-                state.update(_load_pickle(path))
-            return state
+            try:
+                if fmt.startswith("pytorch"):
+                    reader = TorchPickleReader(files.weights[fmt])
+                    return {name: reader.tensor(name) for name in reader.names()}
+                with open_weights(fmt, files.weights[fmt]) as reader:
+                    return {name: torch.from_numpy(reader.read(name)) for name in reader.names()}
+            except CheckpointError as err:
+                raise CheckpointLoadError(str(err)) from None
     if "tf_h5" in files.weights:
         raise FileNotFoundError(
             f"{files.folder!r} holds only TensorFlow weights ({os.path.basename(files.weights['tf_h5'])}); "
             f"pass from_tf=True to load them"
         )
     raise FileNotFoundError(f"no torch weights in {files.folder!r}: looked for model.safetensors, pytorch_model.bin")
-
-
-def _load_safetensors(path: str) -> Dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointLoadError(f"{path!r} is not a readable safetensors file: {err}") from None
-
-
-def _load_pickle(path: str) -> Dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad or unsafe files
-        raise CheckpointLoadError(
-            f"{path!r} could not be loaded as a plain state dict with weights_only=True "
-            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-        ) from None
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointLoadError(f"{path!r} does not hold a state dict (a mapping of names to tensors)")
-    return dict(state)
 
 
 def read_tf_weights(

@@ -13,7 +13,6 @@ import pytest
 
 from conversion.convert import (
     ConversionError,
-    SafetensorsReader,
     convert,
     inspect_checkpoint,
     make_plan,
@@ -22,7 +21,9 @@ from conversion.convert import (
 )
 from conversion_helpers import PT_BIN, PT_V5, TF_457, assert_same_arrays, copy_fixture, fixture_names, leftovers, tree
 from deberta_core import DebertaConfig
-from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, read_tf_h5_layout, write_safetensors, write_tf_h5
+from deberta_core.checkpoint_io import (
+    SafetensorsReader, read_safetensors, read_tf_h5, read_tf_h5_layout, write_safetensors, write_tf_h5,
+)
 from deberta_core.weight_map import WeightMapError, torch_to_keras
 
 

@@ -222,7 +222,7 @@ def test_sharded_safetensors(tmp_path):
     with pytest.raises(ValueError, match="is stored twice"):
         cio.read_safetensors(index)
     index.write_text("{not json")
-    with pytest.raises(ValueError, match="is not a valid safetensors index"):
+    with pytest.raises(ValueError, match="is not a valid shard index"):
         cio.read_safetensors(index)
     with pytest.raises(FileNotFoundError, match="no safetensors file at"):
         cio.read_safetensors(tmp_path / "absent.safetensors")
