@@ -34,7 +34,7 @@ import os
 import shutil
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -49,18 +49,8 @@ from deberta_core.checkpoint_io import (
 )
 from deberta_core.errors import CheckpointError
 from deberta_core.files import Staging
-from deberta_core.weight_map import (
-    ARCHITECTURES,
-    MapEntry,
-    WeightMapError,
-    format_report,  # the core's one report format for a partial conversion
-    apply_op,
-    detect_torch_layout,
-    expand,
-    mlm_config_for_weights,
-    normalize_architecture,
-    tolerated_torch_keys,
-)
+from deberta_core.weight_map import ARCHITECTURES, detect_torch_layout, normalize_architecture, tolerated_torch_keys
+from deberta_core.weight_plan import Plan, config_for_weights, plan_weights, raise_if_incomplete
 
 # ---------------------------------------------------------------------------------------------------- names
 # Weight formats we read, by family. "torch" names are state-dict keys, "keras" names the canonical Keras names.
@@ -162,10 +152,10 @@ def keras_file_config(path: str) -> DebertaConfig:
 
 def keras_file_weights(path: str) -> Tuple[Dict[str, np.ndarray], DebertaConfig]:
     """(canonical Keras name -> array, config) of a ``.keras`` file (loads the model with TensorFlow)."""
-    from deberta_tf.io import keras_weights
+    from deberta_tf.io import model_weights
 
     model = load_keras_file(path)
-    return keras_weights(model), model.config.copy(architectures=[normalize_architecture(type(model).__name__)])
+    return model_weights(model), model.config.copy(architectures=[normalize_architecture(type(model).__name__)])
 
 
 def open_reader(fmt: str, path: str) -> TensorReader:
@@ -263,94 +253,36 @@ def resolve_source(
 
 
 # ---------------------------------------------------------------------------------------------------- plan
-@dataclass
-class PlanItem:
-    """One tensor to move: source name -> target name, with the op to apply (``inverse`` for Keras -> torch)."""
-
-    src: str
-    dst: str
-    op: str
-    inverse: bool
-    dst_shape: Tuple[int, ...]
-    dtype: np.dtype
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        return apply_op(self.op, array, inverse=self.inverse)
-
-
-@dataclass
-class Plan:
-    items: List[PlanItem]
-    ignored: List[str]
-    config: DebertaConfig
-    architecture: str
-    src_family: str
-    dst_family: str
-
-
-def config_for_weights(config: DebertaConfig, architecture: str, names: Iterable[str]) -> DebertaConfig:
-    """Pick the MaskedLM head naming from the weights when the config leaves it unset (as the loaders do)."""
-    if normalize_architecture(architecture) != "DebertaForMaskedLM" or config.legacy is not None:
-        return config
-    return mlm_config_for_weights(config, names)  # legacy unset: follows the weights, never raises
-
-
 def make_plan(reader: TensorReader, config: DebertaConfig, architecture: str, dst_family: str,
               config_source: Optional[str] = None) -> Plan:
-    """Check every name and shape of ``reader`` against the map; the list of tensor moves, or one WeightMapError.
+    """The core planner on ``reader``'s names and shapes, all or nothing: the list of tensor moves, or one
+    WeightMapError naming every missing, unexpected and mis-shaped weight (with a hint at the likely cause).
 
-    Reads no tensor data except the tied copies a ``.bin`` carries (checked equal to their source).
-    ``config_source`` (the config file) is named in the message when shapes disagree.
+    Reads no tensor data except the tied copies a ``.bin`` carries (checked equal to their source). A MaskedLM
+    config that leaves ``legacy`` unset follows the weights' head naming, as the loaders do. ``config_source``
+    (the config file) is named in the message when shapes disagree.
     """
     arch = normalize_architecture(architecture)
-    src_family = reader.family
     names = reader.names()
-    config = config_for_weights(config, arch, names)
+    if config.legacy is None:
+        config = config_for_weights(config, arch, names)  # follows the weights; never raises while legacy is unset
+
+    def tied_equal(key: str, tied_to: str) -> bool:
+        a, b = reader.read(key), reader.read(tied_to)
+        return a.shape == b.shape and np.array_equal(a, b)
+
     try:
-        entries: List[MapEntry] = expand(config, arch)
+        plan = plan_weights(reader.shapes(), config, arch, src_family=reader.family, dst_family=dst_family,
+                            tied_equal=tied_equal, dtypes={name: reader.dtype(name) for name in names})
     except (ValueError, KeyError) as err:
         raise ConversionError(f"the config cannot build {arch}: {err}") from None
-    to_keras = src_family == "torch"
-    src_name: Callable[[MapEntry], str] = (lambda e: e.torch_key) if to_keras else (lambda e: e.keras_name)
-    src_shape: Callable[[MapEntry], Tuple[int, ...]] = (lambda e: e.torch_shape) if to_keras else (lambda e: e.keras_shape)
-    ignored: List[str] = []
-    untied: Dict[str, str] = {}
-    if to_keras:
-        plain, tied = tolerated_torch_keys(names, config, arch)
-        ignored += plain
-        for key, tied_to in tied:
-            if tied_to not in names:
-                ignored.append(key)
-                continue
-            a, b = reader.read(key), reader.read(tied_to)
-            if a.shape == b.shape and np.array_equal(a, b):
-                ignored.append(key)
-            else:
-                untied[key] = f"{key} (differs from {tied_to}, to which it should be tied)"
-    known = {src_name(e) for e in entries}
-    present = set(names)
-    unexpected = [n for n in names if n not in known and n not in ignored]
-    missing = [src_name(e) for e in entries if src_name(e) not in present]
-    mismatched = [(src_name(e), src_shape(e), reader.shape(src_name(e)))
-                  for e in entries if src_name(e) in present and reader.shape(src_name(e)) != src_shape(e)]
-    if missing or unexpected or mismatched:
-        message = format_report("torch -> keras" if to_keras else "keras -> torch", arch, reader.path,
-                                 missing, [untied.get(n, n) for n in unexpected], mismatched)
-        hint = _layout_hint(names, arch, src_family)
-        if mismatched and not hint:
+    if not plan.complete:
+        hint = _layout_hint(names, arch, reader.family)
+        if plan.mismatched and not hint:
             hint = (f"the expected shapes come from the config{f' ({config_source})' if config_source else ''}; "
                     f"check that it belongs to these weights")
-        raise WeightMapError(message + (f"\n  hint: {hint}" if hint else ""), missing, unexpected, mismatched)
-    items = []
-    for e in entries:
-        name = src_name(e)
-        if dst_family == src_family:
-            items.append(PlanItem(name, name, "identity", False, src_shape(e), reader.dtype(name)))
-        elif to_keras:
-            items.append(PlanItem(name, e.keras_name, e.op, False, e.keras_shape, reader.dtype(name)))
-        else:
-            items.append(PlanItem(name, e.torch_key, e.op, True, e.torch_shape, reader.dtype(name)))
-    return Plan(items, ignored, config, arch, src_family, dst_family)
+        raise_if_incomplete(plan, source=reader.path, hint=hint)
+    return plan
 
 
 def _layout_hint(names: Sequence[str], arch: str, family: str) -> str:
@@ -602,17 +534,15 @@ def _is_tf_model(obj: Any) -> bool:
 
 def torch_model_to_tf(model):
     """A deberta_torch model -> the deberta_tf twin of the same class and config, weights copied via the map."""
-    from deberta_tf.io import assign_weights, match_weights
+    from deberta_tf.io import assign_weights
+    from deberta_torch.io import model_weights
 
     arch = normalize_architecture(type(model).__name__)
-    state = {k: v.detach().cpu().contiguous().numpy() for k, v in model.state_dict().items()}
-    reader = ArrayReader(state, "torch", f"<{type(model).__name__} state_dict>")
+    reader = ArrayReader(model_weights(model), "torch", f"<{type(model).__name__} state_dict>")
     plan = make_plan(reader, model.config, arch, "keras")
-    weights = {item.dst: item.apply(reader.read(item.src)) for item in plan.items}
     tf_model = _tf_class(arch)(plan.config)
     tf_model.build()
-    pairs, _ = match_weights(tf_model, weights, plan.config)
-    assign_weights(pairs)
+    assign_weights(tf_model, {item.dst: item.apply(reader.read(item.src)) for item in plan.items})
     return tf_model
 
 
@@ -620,15 +550,16 @@ def tf_model_to_torch(model):
     """A deberta_tf model -> the deberta_torch twin of the same class and config, weights copied via the map."""
     import torch
 
-    from deberta_tf.io import keras_weights
+    from deberta_tf.io import model_weights
+    from deberta_torch.io import assign_weights
 
     arch = normalize_architecture(type(model).__name__)
     model.build()
-    reader = ArrayReader(keras_weights(model), "keras", f"<{type(model).__name__} weights>")
+    reader = ArrayReader(model_weights(model), "keras", f"<{type(model).__name__} weights>")
     plan = make_plan(reader, model.config, arch, "torch")
     torch_model = _torch_class(arch)(plan.config)
-    state = {item.dst: torch.from_numpy(np.ascontiguousarray(item.apply(reader.read(item.src)))) for item in plan.items}
-    torch_model.load_state_dict(state, strict=True)
+    assign_weights(torch_model, {item.dst: torch.from_numpy(np.ascontiguousarray(item.apply(reader.read(item.src))))
+                                 for item in plan.items})
     torch_model.eval()
     return torch_model
 

@@ -681,10 +681,10 @@ def torch_layout_weights(model) -> Dict[str, np.ndarray]:
     if framework_of(model) == "torch":
         state = model.state_dict()
         return {e.torch_key: state[e.torch_key].detach().cpu().numpy().copy() for e in entries}
-    from deberta_tf.io import keras_weights
+    from deberta_tf.io import model_weights
 
     model.build()
-    weights = keras_weights(model)
+    weights = model_weights(model)
     return {e.torch_key: apply_op(e.op, weights[e.keras_name], inverse=True) for e in entries}
 
 

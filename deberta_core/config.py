@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from .files import CONFIG_NAME, atomic_write
+from .files import CONFIG_NAME, HUB_KWARGS, CheckpointFiles, atomic_write, resolve_checkpoint
 
 # Names accepted for ``hidden_act`` / ``pooler_hidden_act``. Each backend implements exactly this set
 # (deberta_torch/ and deberta_tf/ test that they do), with the reference's definitions:
@@ -389,12 +389,10 @@ class DebertaConfig:
         Keyword arguments that name config fields override the file's values; ``cache_dir``, ``revision``,
         ``token`` and ``local_files_only`` are passed to the hub resolver.
         """
-        from .files import resolve_checkpoint
-
         path = os.fspath(path_or_id)
         if os.path.isfile(path):
             return cls.from_json_file(path, **kwargs)
-        hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
+        hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
         files = resolve_checkpoint(path, require_weights=False, **hub_kwargs)
         if files.config is None:
             raise FileNotFoundError(f"no {CONFIG_NAME} in {files.folder!r}")
@@ -417,3 +415,20 @@ class DebertaConfig:
     def copy(self, **overrides: Any) -> "DebertaConfig":
         """A validated copy with some fields changed."""
         return type(self).from_dict(self.to_dict(), **overrides)
+
+
+def resolve_pretrained(
+    path_or_id: Union[str, os.PathLike], config: Optional[DebertaConfig] = None, **kwargs: Any
+) -> Tuple[CheckpointFiles, DebertaConfig]:
+    """What both twins' ``from_pretrained`` do first: resolve the folder (or hub id: ``HUB_KWARGS`` go to the
+    resolver) and the config, from its config.json unless ``config`` is given; the other keyword arguments
+    override config fields (``num_labels=3``)."""
+    hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+    files = resolve_checkpoint(os.fspath(path_or_id), **hub_kwargs)
+    if config is None:
+        if files.config is None:
+            raise FileNotFoundError(f"no {CONFIG_NAME} in {files.folder!r}; pass config= explicitly")
+        config = DebertaConfig.from_json_file(files.config, **kwargs)
+    elif kwargs:
+        config = config.copy(**kwargs)
+    return files, config

@@ -37,6 +37,9 @@ WEIGHT_FILES = {
     "keras": KERAS_NAME,
 }
 
+# Keyword arguments of the from_pretrained methods that go to the hub resolver (resolve_checkpoint).
+HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
+
 # Files fetched from the hub for a checkpoint (weights in every format we read, config and tokenizer).
 HUB_PATTERNS = [CONFIG_NAME, "*.safetensors", SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME,
                 "pytorch_model-*.bin", TF2_WEIGHTS_NAME, *TOKENIZER_FILES]

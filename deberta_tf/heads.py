@@ -3,21 +3,17 @@ regression), token classification and extractive question answering."""
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import keras
 import tensorflow as tf
 
 from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.weight_map import mlm_config_for_weights
 
 from .activations import get_activation
 from .embeddings import DebertaLayerNorm, initializer, resize_variable, shape_list
-from .io import CheckpointLoadError
 from .modeling import TFDebertaModel, TFDebertaPreTrainedModel, unpack_inputs
 
-logger = logging.getLogger("deberta_tf")
 
 IGNORE_INDEX = -100  # label value ignored by every token-level loss (as the reference)
 
@@ -148,16 +144,6 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
         head = self.cls.predictions if self.legacy else self.lm_predictions.lm_head
         resize_variable(head, "bias", new_num_tokens, "zeros")
         head.vocab_size = new_num_tokens
-
-    @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        try:
-            chosen = mlm_config_for_weights(config, state_keys)
-        except ValueError as err:
-            raise CheckpointLoadError(str(err)) from None
-        if chosen.legacy is False and config.legacy is None:
-            logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
-        return chosen
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
         prediction_scores = outputs["logits"]

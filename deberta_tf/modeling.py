@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.files import resolve_checkpoint
+from deberta_core.config import resolve_pretrained
+from deberta_core.weight_plan import config_for_weights
 
 from . import io
 from .embeddings import DebertaEmbeddings, shape_list
@@ -21,7 +22,6 @@ from .encoder import DebertaEncoder
 
 logger = logging.getLogger("deberta_tf")
 
-_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
 # Call arguments that are flags, not tensors (never converted to tensors).
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
 
@@ -246,11 +246,6 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        """Hook for heads that pick a variant from the checkpoint's keys (the MaskedLM head naming)."""
-        return config
-
-    @classmethod
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
@@ -270,31 +265,13 @@ class TFDebertaPreTrainedModel(keras.Model):
         Missing, unexpected and mis-shaped weights of the encoder are reported together in one
         CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        hub_kwargs = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
-        files = resolve_checkpoint(os.fspath(pretrained_model_name_or_path), **hub_kwargs)
-        if config is None:
-            if files.config is None:
-                raise FileNotFoundError(f"no config.json in {files.folder!r}; pass config= explicitly")
-            config = DebertaConfig.from_json_file(files.config, **kwargs)
-        elif kwargs:
-            config = config.copy(**kwargs)
-        architecture = cls.__name__
-        if from_pt:
-            state = io.read_torch_weights(files)
-        else:
-            state = io.read_tf_weights(files)
-        config = cls._prepare_config_for_state(config, list(state))
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        weights, family = io.read_weights(files, from_pt=from_pt)
+        config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config) if dtype is None else cls(config, dtype=dtype)
         model.build()
-        if from_pt:
-            state, pre_report = io.torch_state_to_keras(state, config, architecture, ignore_mismatched_sizes)
-        else:
-            pre_report = io.LoadReport()
-        to_load, report = io.match_weights(model, state, config, ignore_mismatched_sizes, pre_report)
-        io.assign_weights(to_load)
-        for kind, keys in (("newly initialised", report.missing_keys), ("not used", report.unexpected_keys)):
-            if keys:
-                logger.warning("%s.from_pretrained(%s): weights %s: %s", cls.__name__, files.folder, kind, keys)
+        report = io.load_weights(model, weights, family, ignore_mismatched_sizes)
+        report.log(logger, cls.__name__, files.folder)
         if output_loading_info:
             return model, report.as_dict()
         return model
@@ -307,7 +284,7 @@ class TFDebertaPreTrainedModel(keras.Model):
         self.build()
         config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch names
         config.save_pretrained(save_directory)
-        io.save_tf_weights(self, save_directory)
+        io.save_weights(self, save_directory)
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")

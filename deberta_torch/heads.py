@@ -3,7 +3,6 @@ regression), token classification and extractive question answering."""
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import torch
@@ -13,12 +12,9 @@ from torch.nn import functional as F
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
-from deberta_core.weight_map import mlm_config_for_weights
 
-from .io import CheckpointLoadError
 from .modeling import DebertaModel, DebertaPreTrainedModel
 
-logger = logging.getLogger("deberta_torch")
 
 IGNORE_INDEX = -100  # label value ignored by every token-level loss (as the reference)
 
@@ -122,16 +118,6 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
         new[:keep] = old.detach()[:keep]
         head = self.cls.predictions if self.legacy else self.lm_predictions.lm_head
         head.bias = nn.Parameter(new)
-
-    @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        try:
-            chosen = mlm_config_for_weights(config, state_keys)
-        except ValueError as err:
-            raise CheckpointLoadError(str(err)) from None
-        if chosen.legacy is False and config.legacy is None:
-            logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
-        return chosen
 
     def forward(
         self,

@@ -24,7 +24,8 @@ from deberta_core import DebertaConfig
 from deberta_core.checkpoint_io import (
     SafetensorsReader, read_safetensors, read_tf_h5, read_tf_h5_layout, write_safetensors, write_tf_h5,
 )
-from deberta_core.weight_map import WeightMapError, torch_to_keras
+from deberta_core.weight_map import WeightMapError
+from deberta_core.weight_plan import torch_to_keras
 
 
 def _torch_weights_without_extras(folder: pathlib.Path):

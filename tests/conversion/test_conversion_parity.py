@@ -20,7 +20,7 @@ from conversion.parity import (  # noqa: E402
     make_batch,
 )
 from conversion_helpers import PT_V5, TF_457, fixture_names  # noqa: E402
-from deberta_tf.io import keras_weights, model_variables  # noqa: E402
+from deberta_tf.io import model_variables, model_weights  # noqa: E402
 
 
 def _torch_state(model):
@@ -41,7 +41,7 @@ def test_in_memory_round_trip_and_parity(name):
         assert before[key].tobytes() == after[key].tobytes(), key
     # and tf -> torch -> tf
     again = torch_to_tf(back)
-    first, second = keras_weights(tf_model), keras_weights(again)
+    first, second = model_weights(tf_model), model_weights(again)
     assert sorted(first) == sorted(second)
     assert all(first[k].tobytes() == second[k].tobytes() for k in first)
 

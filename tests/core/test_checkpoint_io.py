@@ -17,7 +17,8 @@ import pytest
 
 from deberta_core import DebertaConfig
 from deberta_core import checkpoint_io as cio
-from deberta_core.weight_map import expand, keras_to_torch, torch_to_keras
+from deberta_core.weight_map import expand
+from deberta_core.weight_plan import keras_to_torch, torch_to_keras
 
 from conftest import HF_FIXTURES
 

@@ -9,6 +9,7 @@ CASES = [
     ("deberta_core", ["torch", "tensorflow", "keras"]),
     ("deberta_core.tokenizer", ["torch", "tensorflow", "keras", "transformers"]),
     ("deberta_core.weight_map", ["torch", "tensorflow", "keras"]),
+    ("deberta_core.weight_plan", ["torch", "tensorflow", "keras"]),
     ("deberta_core.checkpoint_io", ["torch", "tensorflow", "keras"]),
     ("deberta_torch", ["tensorflow", "keras"]),
     ("deberta_tf", ["torch"]),

@@ -12,7 +12,8 @@ import tensorflow as tf
 import deberta_tf
 from conftest import HF_FIXTURES
 from deberta_core import DebertaConfig
-from deberta_core.weight_map import expand, torch_to_keras
+from deberta_core.weight_map import expand
+from deberta_core.weight_plan import torch_to_keras
 from deberta_tf.io import model_variables
 
 # Same math as the reference, different kernels (oneDNN matmuls, LayerNorm, gather order): fp32 round-off.

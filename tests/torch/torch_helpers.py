@@ -10,7 +10,7 @@ import transformers
 
 import deberta_torch
 from deberta_core import DebertaConfig
-from deberta_torch.io import match_state_dict
+from deberta_torch.io import match_weights
 
 # Same math as the reference, different kernels (SDPA / fused LayerNorm / index_select vs gather): fp32 round-off.
 ATOL_FP32 = 1e-5
@@ -99,7 +99,7 @@ def reference_twin(head: str, config: DebertaConfig, seed: int = 0):
     randomize_(reference, seed)
     ours = getattr(deberta_torch, head)(config).eval()
     state = {k: v for k, v in reference.state_dict().items()}
-    to_load, report = match_state_dict(ours, state, config)
+    to_load, report = match_weights(ours, state, "torch")
     assert not report.missing_keys and not report.unexpected_keys, report
     ours.load_state_dict(to_load, strict=True)
     return reference, ours
