@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import os
 from typing import Any, Dict, Mapping, Optional, Union
@@ -17,51 +15,11 @@ from deberta_core.config import resolve_pretrained
 from deberta_core.weight_plan import config_for_weights
 
 from . import io
-from .embeddings import DebertaEmbeddings, shape_list
+from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
+from .utils import shape_list, unpack_inputs
 
 logger = logging.getLogger("deberta_tf")
-
-# Call arguments that are flags, not tensors (never converted to tensors).
-_FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
-
-
-def unpack_inputs(call):
-    """Accept the reference's input forms on ``call``: keyword arguments; a dict of them as the first argument;
-    a list/tuple of tensors in the documented order (the order of ``call``'s parameters); or one tensor of
-    input_ids. NumPy arrays and nested lists become tensors."""
-    signature = inspect.signature(call)
-    names = [name for name in signature.parameters if name not in ("self", "training")]
-
-    @functools.wraps(call)
-    def wrapper(self, *args, **kwargs):
-        values = signature.bind(self, *args, **kwargs).arguments
-        values.pop("self")
-        first = values.get(names[0])
-        if isinstance(first, Mapping):
-            unknown = [key for key in first if key not in names]
-            if unknown:
-                raise ValueError(f"unknown input name(s) {unknown} for {type(self).__name__}; expected some of {names}")
-            twice = [key for key in first if key != names[0] and values.get(key) is not None]
-            if twice:
-                raise ValueError(f"input(s) {twice} given both in the input dict and as keyword arguments")
-            values = {**values, names[0]: None, **first}
-        elif isinstance(first, (list, tuple)) and first and not np.isscalar(first[0]) and hasattr(first[0], "shape"):
-            if len(first) > len(names):
-                raise ValueError(
-                    f"{type(self).__name__} takes at most {len(names)} inputs in the order {names}, got {len(first)}"
-                )
-            twice = [name for name in names[1:len(first)] if values.get(name) is not None]
-            if twice:
-                raise ValueError(f"input(s) {twice} given both in the input list and as keyword arguments")
-            values = {**values, **dict(zip(names, first))}
-        for name, value in values.items():
-            if name not in _FLAG_ARGS and name != "training" and value is not None and not isinstance(value, tf.Tensor):
-                values[name] = tf.convert_to_tensor(value)
-        return call(self, **values)
-
-    return wrapper
-
 
 class TFDebertaPreTrainedModel(keras.Model):
     """Base of every model: ``from_pretrained`` / ``save_pretrained``, Keras training, saving and export hooks."""

@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import nn
 
-from deberta_core import DebertaConfig, ModelOutput
+from deberta_core import DebertaConfig
 from deberta_core.config import resolve_pretrained
 from deberta_core.weight_plan import config_for_weights
 
@@ -17,26 +17,12 @@ from . import io
 from .attention import DisentangledSelfAttention
 from .embeddings import DebertaEmbeddings, DebertaLayerNorm
 from .encoder import DebertaEncoder
+from .utils import register_model_output_pytree
 
 logger = logging.getLogger("deberta_torch")
 
+register_model_output_pytree()
 
-def _register_model_output_pytree() -> None:
-    """Let torch.export / torch.compile see through ModelOutput (an ordered mapping of tensors)."""
-    from torch.utils import _pytree
-
-    try:
-        _pytree.register_pytree_node(
-            ModelOutput,
-            lambda out: (list(out.values()), list(out.keys())),
-            lambda values, keys: ModelOutput(zip(keys, values)),
-            serialized_type_name="deberta_core.outputs.ModelOutput",
-        )
-    except ValueError:  # already registered (module reloaded)
-        pass
-
-
-_register_model_output_pytree()
 
 class DebertaPreTrainedModel(nn.Module):
     """Base of every model: weight init, ``from_pretrained`` / ``save_pretrained``, gradient checkpointing."""
