@@ -9,7 +9,7 @@ be dropped only when it equals the tensor it is tied to", is the caller's callba
 Every path goes through it:
 
 * ``torch_to_keras`` / ``keras_to_torch`` (whole dicts of arrays, strict or not) and the converter
-  (``conversion.convert.make_plan``, streaming from a reader): all or nothing, one ``WeightMapError``;
+  (``conversion.sources.make_plan``, streaming from a reader): all or nothing, one ``WeightMapError``;
 * both twins' loaders (``match_weights`` in deberta_torch/io.py and deberta_tf/io.py, through ``plan_load``):
   head weights that are missing or left over are warnings in a ``LoadReport`` (the fine-tuning path), anything
   else one ``CheckpointLoadError``.

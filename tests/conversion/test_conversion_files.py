@@ -11,14 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from conversion.convert import (
-    ConversionError,
-    convert,
-    inspect_checkpoint,
-    make_plan,
-    open_reader,
-    resolve_source,
-)
+from conversion.convert import convert
+from conversion.inspection import inspect_checkpoint
+from conversion.sources import ConversionError, make_plan, open_reader, resolve_source
 from conversion_helpers import PT_BIN, PT_V5, TF_457, assert_same_arrays, copy_fixture, fixture_names, leftovers, tree
 from deberta_core import DebertaConfig
 from deberta_core.checkpoint_io import (

@@ -17,15 +17,15 @@ tf = pytest.importorskip("tensorflow")
 
 import deberta_torch  # noqa: E402
 from conversion.convert import torch_to_tf  # noqa: E402
-from conversion.parity import (  # noqa: E402
+from conversion.parity import run_model  # noqa: E402
+from conversion.training import (  # noqa: E402
     TRAIN_RTOL,
     TRAIN_WEIGHT_ATOL,
     OptimizerSpec,
     compare_training,
-    make_batch,
-    run_model,
     torch_layout_weights,
 )
+from deberta_core.batches import make_batch  # noqa: E402
 from conversion_helpers import PT_V5, TF_457  # noqa: E402
 from deberta_core import DebertaConfig  # noqa: E402
 
