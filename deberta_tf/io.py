@@ -18,9 +18,9 @@ from deberta_core.errors import CheckpointError, CheckpointLoadError
 from deberta_core.files import TF2_WEIGHTS_NAME, CheckpointFiles
 from deberta_core.weight_plan import LoadReport, arrays_equal, check_model_names, plan_load
 
+# The weight formats read by default and with from_pt=True, in the order the loader prefers them.
 OWN_FORMATS = ("tf_h5",)
-OTHER_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")  # in the loaders' order
-BASE_PREFIX = "deberta/"
+OTHER_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
 
 
 def open_reader(fmt: str, path: str) -> TensorReader:
@@ -45,18 +45,20 @@ def read_weights(files: CheckpointFiles, from_pt: bool = False) -> Tuple[Dict[st
             except CheckpointError as err:
                 raise CheckpointLoadError(str(err)) from None
     if from_pt:
-        if "tf_h5" in files.weights:
-            raise FileNotFoundError(
-                f"from_pt=True but {files.folder!r} holds only TensorFlow weights ({TF2_WEIGHTS_NAME}); "
-                f"drop from_pt to load them"
-            )
-        raise FileNotFoundError(f"no torch weights in {files.folder!r}: looked for model.safetensors(.index.json)")
-    torch_formats = [f for f in files.weights if f in OTHER_FORMATS]
-    if torch_formats:
         raise FileNotFoundError(
-            f"{files.folder!r} holds only torch weights ({', '.join(torch_formats)}); pass from_pt=True to load them"
+            f"from_pt=True but {files.folder!r} has no torch weights (looked for model.safetensors(.index.json))"
+            + (f"; it holds TensorFlow weights ({TF2_WEIGHTS_NAME}): drop from_pt to load them"
+               if "tf_h5" in files.weights else "")
+        )
+    others = [fmt for fmt in files.weights if fmt in OTHER_FORMATS]
+    if others:
+        raise FileNotFoundError(
+            f"{files.folder!r} holds only torch weights ({', '.join(others)}); pass from_pt=True to load them"
         )
     raise FileNotFoundError(f"no {TF2_WEIGHTS_NAME} in {files.folder!r}")
+
+
+BASE_PREFIX = "deberta/"  # the reference's main layer, which the bare TFDebertaModel does not have
 
 
 def canonical_name(model, variable) -> str:
@@ -97,7 +99,8 @@ def match_weights(
     )
     matched = {}
     for item in plan.items:
-        matched[item.dst] = item.apply(np.asarray(weights[item.src]))
+        value = np.asarray(weights[item.src])
+        matched[item.dst] = item.apply(value)
     return matched, report
 
 

@@ -240,7 +240,7 @@ class TFDebertaPreTrainedModel(keras.Model):
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
         self.build()
-        config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch names
+        config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch class names
         config.save_pretrained(save_directory)
         io.save_weights(self, save_directory)
 

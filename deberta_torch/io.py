@@ -16,10 +16,13 @@ import torch
 
 from deberta_core.checkpoint_io import TensorReader, open_weights
 from deberta_core.errors import CheckpointError, CheckpointLoadError
-from deberta_core.files import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write, shard_files
+from deberta_core.files import (
+    SAFE_WEIGHTS_NAME, TF2_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write, shard_files,
+)
 from deberta_core.weight_plan import LoadReport, check_model_names, plan_load
 
-OWN_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")  # in the loaders' order
+# The weight formats read by default and with from_tf=True, in the order the loader prefers them.
+OWN_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
 OTHER_FORMATS = ("tf_h5",)
 
 
@@ -105,10 +108,10 @@ def read_weights(files: CheckpointFiles, from_tf: bool = False) -> Tuple[Dict[st
                 raise CheckpointLoadError(str(err)) from None
     if from_tf:
         raise FileNotFoundError(f"from_tf=True but {files.folder!r} has no tf_model.h5")
-    if "tf_h5" in files.weights:
+    others = [fmt for fmt in files.weights if fmt in OTHER_FORMATS]
+    if others:
         raise FileNotFoundError(
-            f"{files.folder!r} holds only TensorFlow weights ({os.path.basename(files.weights['tf_h5'])}); "
-            f"pass from_tf=True to load them"
+            f"{files.folder!r} holds only TensorFlow weights ({TF2_WEIGHTS_NAME}); pass from_tf=True to load them"
         )
     raise FileNotFoundError(f"no torch weights in {files.folder!r}: looked for model.safetensors, pytorch_model.bin")
 
@@ -131,7 +134,7 @@ def match_weights(
     matched = {}
     for item in plan.items:
         value = weights[item.src]
-        matched[item.dst] = value if not item.inverse else torch.from_numpy(item.apply(value.numpy()))
+        matched[item.dst] = torch.from_numpy(item.apply(value.numpy())) if item.inverse else value
     return matched, report
 
 

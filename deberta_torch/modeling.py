@@ -142,7 +142,7 @@ class DebertaPreTrainedModel(nn.Module):
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
-        config = self.config.copy(architectures=[type(self).__name__])
+        config = self.config.copy(architectures=[type(self).__name__])  # the reference writes torch class names
         config.save_pretrained(save_directory)
         io.save_weights(self, save_directory, safe_serialization=safe_serialization)
 
