@@ -221,7 +221,7 @@ def skeleton(path: pathlib.Path, side: str, one_sided: Dict[str, str]) -> List[s
         for node in body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            if isinstance(node, ast.Expr) and isinstance(getattr(node.value, "value", None), str):
                 continue  # docstrings describe each framework in its own words
             if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
                 qualified = _words(prefix + node.name)

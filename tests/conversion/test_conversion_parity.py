@@ -13,7 +13,7 @@ import deberta_torch  # noqa: E402
 from conversion.convert import convert, tf_to_torch, torch_to_tf  # noqa: E402
 from conversion.parity import ATOL_FP32, GRAD_ATOL_FP32, check_checkpoints, compare_models, full_fp32  # noqa: E402
 from deberta_core.batches import make_batch  # noqa: E402
-from conversion_helpers import PT_V5, TF_457, fixture_names  # noqa: E402
+from conftest import PT_V5, TF_457, fixture_names  # noqa: E402
 from deberta_tf.io import model_variables, model_weights  # noqa: E402
 
 

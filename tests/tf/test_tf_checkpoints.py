@@ -1,5 +1,6 @@
-"""Checkpoints and serialisation: tf_model.h5 written for (and readable by) the reference TF classes, torch
-checkpoints with from_pt=True, full load reports, .keras round trips and the SavedModel serving export."""
+"""The Keras twin's checkpoints (mirror of tests/torch/test_torch_checkpoints.py): tf_model.h5 written for (and
+readable by) the reference TF classes, torch checkpoints with from_pt=True, full load reports, .keras round trips
+and the SavedModel serving export."""
 
 import json
 import logging
@@ -13,14 +14,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import HF_FIXTURES
-from tf_testing import ATOL_FP32, load_npz, make_config, make_inputs, split_npz, tf_class, to_numpy
+from conftest import ATOL_FP32, HF_FIXTURES, PT_V5, TF_457, load_npz, split_npz
+from tf_helpers import tf_class, to_numpy
 from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, write_safetensors, write_tf_h5
 from deberta_tf import CheckpointLoadError
 from deberta_core.weight_map import WeightMapError
 
-TF_DIR = HF_FIXTURES / "tf_457"
-PT_DIR = HF_FIXTURES / "pt_v5"
+TF_DIR, PT_DIR = TF_457, PT_V5
 
 
 @pytest.fixture(scope="module")
@@ -101,23 +101,23 @@ def test_keras_file_round_trip(tmp_path, mlm, mlm_inputs):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
-def test_keras_file_round_trip_mixed_precision_head(tmp_path):
-    config = make_config("rel_c2p_clamp", num_labels=3, problem_type="multi_label_classification")
+def test_keras_file_round_trip_mixed_precision_head(tmp_path, tiny_config, tiny_inputs):
+    config = tiny_config("rel_c2p_clamp", num_labels=3, problem_type="multi_label_classification")
     model = tf_class("DebertaForSequenceClassification")(config, dtype="mixed_bfloat16")
-    inputs = make_inputs(config)
+    inputs = tiny_inputs(config)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert loaded.dtype_policy.name == "mixed_bfloat16"
     np.testing.assert_array_equal(loaded(inputs)["logits"].numpy(), model(inputs)["logits"].numpy())
 
 
-def test_saved_model_export_serves_int32_and_int64_dynamic_shapes(tmp_path):
+def test_saved_model_export_serves_int32_and_int64_dynamic_shapes(tmp_path, tiny_inputs):
     model = tf_class("DebertaForQuestionAnswering").from_pretrained(PT_DIR / "p4_embproj__qa", from_pt=True)
     model.export(tmp_path / "saved", verbose=False)
     served = tf.saved_model.load(str(tmp_path / "saved"))
     assert "serving_default" in served.signatures
     for lengths in ((9, 4), (5, 5, 2)):
-        inputs = make_inputs(model.config, lengths)
+        inputs = tiny_inputs(model.config, lengths)
         expected = model(inputs)
         for endpoint, dtype in ((served.serve, tf.int32), (served.serve_int64, tf.int64)):
             got = endpoint({k: tf.constant(v, dtype) for k, v in inputs.items()})
@@ -228,11 +228,11 @@ def test_mlm_head_naming_follows_the_checkpoint():
     assert legacy.config.use_legacy_mlm_head and hasattr(legacy, "cls")
 
 
-def test_non_legacy_mlm_h5_round_trip(tmp_path):
+def test_non_legacy_mlm_h5_round_trip(tmp_path, tiny_inputs):
     model = tf_class("DebertaForMaskedLM").from_pretrained(PT_DIR / "p1_rel_c2p_p2c__mlm_nolegacy", from_pt=True)
     model.save_pretrained(tmp_path)
     assert any(n.startswith("lm_predictions/") for n in read_tf_h5(tmp_path / "tf_model.h5"))
     again = tf_class("DebertaForMaskedLM").from_pretrained(tmp_path)
     assert again.config.legacy is False
-    inputs = make_inputs(model.config)
+    inputs = tiny_inputs(model.config)
     np.testing.assert_array_equal(again(inputs)["logits"].numpy(), model(inputs)["logits"].numpy())

@@ -1,70 +1,24 @@
-"""Shared helpers for the Keras twin's tests: tolerances, fixture discovery, tiny configs, padded inputs, output
-comparison, ``run_model_test`` and the torch-vs-Keras parity helper (outputs and gradients)."""
+"""The Keras twin's test helpers (mirror of tests/torch/torch_helpers.py): output comparison, the weight-map
+coverage check, ``run_model_test`` and the torch-vs-Keras parity helper. Configs, variants, tolerances and batch
+builders are the shared ones of tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 import deberta_tf
-from conftest import HF_FIXTURES
+from conftest import INPUT_NAMES, MAIN_OUTPUT
 from deberta_core import DebertaConfig
 from deberta_core.weight_map import expand
 from deberta_core.weight_plan import torch_to_keras
 from deberta_tf.io import model_variables
 
-# Same math as the reference, different kernels (oneDNN matmuls, LayerNorm, gather order): fp32 round-off.
-ATOL_FP32 = 1e-5
-# Gradients accumulate over more operations (and over the MLM vocabulary): a looser bound, as the issue fixes it.
-ATOL_GRAD = 1e-4
-# Mixed precision: float16 / bfloat16 keep 11 / 8 significant bits; only finiteness and training are checked.
-
-HEADS = ["DebertaModel", "DebertaForMaskedLM", "DebertaForSequenceClassification",
-         "DebertaForTokenClassification", "DebertaForQuestionAnswering"]
-_SUFFIX_HEAD = {"model": "DebertaModel", "mlm": "DebertaForMaskedLM", "seqcls": "DebertaForSequenceClassification",
-                "tokcls": "DebertaForTokenClassification", "qa": "DebertaForQuestionAnswering"}
-MAIN_OUTPUT = {"DebertaModel": "last_hidden_state", "DebertaForMaskedLM": "logits",
-               "DebertaForSequenceClassification": "logits", "DebertaForTokenClassification": "logits",
-               "DebertaForQuestionAnswering": "start_logits"}
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-LABEL_NAMES = ("labels", "start_positions", "end_positions")
-
-TINY = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-VARIANTS: Dict[str, dict] = {
-    "rel_both": dict(relative_attention=True, pos_att_type="c2p|p2c", position_biased_input=False),
-    "rel_c2p_clamp": dict(relative_attention=True, pos_att_type=["c2p"], max_relative_positions=4, type_vocab_size=2),
-    "abs_only_types": dict(relative_attention=False, type_vocab_size=2, pooler_hidden_act="tanh"),
-    "embproj_abs": dict(relative_attention=True, pos_att_type=["p2c"], embedding_size=24, type_vocab_size=2),
-}
-
-
-def fixture_dirs(kind: str) -> List[str]:
-    """Model folders of tests/fixtures/hf/<kind> (tf_457, pt_v5, pt_457_bin), sorted."""
-    root = HF_FIXTURES / kind
-    return sorted(p.name for p in root.iterdir() if p.is_dir())
-
-
-def architecture_of(fixture_name: str) -> str:
-    """``p1_rel_c2p_p2c__seqcls_multilabel`` -> ``DebertaForSequenceClassification``."""
-    return _SUFFIX_HEAD[fixture_name.split("__")[1].split("_")[0]]
-
 
 def tf_class(architecture: str):
     return getattr(deberta_tf, "TF" + architecture)
-
-
-def load_npz(path) -> Dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
-
-
-def split_npz(data: Mapping[str, np.ndarray]) -> Tuple[dict, dict]:
-    """(inputs, labels) of an expected*.npz."""
-    return ({k: data[k] for k in INPUT_NAMES if k in data}, {k: data[k] for k in LABEL_NAMES if k in data})
 
 
 def to_numpy(outputs: Mapping) -> Dict[str, np.ndarray]:
@@ -114,43 +68,6 @@ def _valid_rows(name: str, array: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def assert_close(diffs: Mapping[str, float], atol: float, what: str) -> None:
     bad = {k: v for k, v in diffs.items() if not v <= atol}
     assert not bad, f"{what}: max |diff| above {atol}: {bad} (all: {diffs})"
-
-
-# ---------------------------------------------------------------------------------------------------- inputs
-def make_config(variant: str = "rel_both", **overrides) -> DebertaConfig:
-    return DebertaConfig(**{**TINY, **VARIANTS[variant], **overrides})
-
-
-def make_inputs(config: DebertaConfig, lengths=(11, 7, 3), seed: int = 0) -> Dict[str, np.ndarray]:
-    """A right-padded batch (pad id 0) as NumPy int64, with token types where the config has them."""
-    rng = np.random.default_rng(seed)
-    batch, seq = len(lengths), max(lengths)
-    attention_mask = (np.arange(seq)[None, :] < np.asarray(lengths)[:, None]).astype(np.int64)
-    input_ids = rng.integers(1, config.vocab_size, (batch, seq)) * attention_mask
-    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if config.type_vocab_size > 0:
-        inputs["token_type_ids"] = (np.arange(seq)[None, :] >= np.asarray(lengths)[:, None] // 2) * attention_mask
-    return inputs
-
-
-def make_labels(architecture: str, config: DebertaConfig, inputs, seed: int = 1) -> Dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    mask = np.asarray(inputs["attention_mask"]).astype(bool)
-    batch, seq = mask.shape
-    if architecture in ("DebertaForMaskedLM", "DebertaForTokenClassification"):
-        classes = config.vocab_size if architecture == "DebertaForMaskedLM" else config.num_labels
-        return {"labels": np.where(mask, rng.integers(0, classes, (batch, seq)), -100)}
-    if architecture == "DebertaForSequenceClassification":
-        if config.problem_type == "multi_label_classification":
-            return {"labels": rng.integers(0, 2, (batch, config.num_labels)).astype(np.float32)}
-        if config.num_labels == 1:
-            return {"labels": rng.normal(size=(batch,)).astype(np.float32)}
-        return {"labels": rng.integers(0, config.num_labels, (batch,))}
-    if architecture == "DebertaForQuestionAnswering":
-        lengths = mask.sum(1)
-        start = (rng.random(batch) * lengths).astype(np.int64)
-        return {"start_positions": start, "end_positions": np.minimum(start + 1, lengths - 1)}
-    return {}
 
 
 # ---------------------------------------------------------------------------------------------------- checks
