@@ -1,6 +1,6 @@
 """The Keras twin's test helpers (mirror of tests/torch/torch_helpers.py): output comparison, the weight-map
-coverage check, ``run_model_test`` and the torch-vs-Keras parity helper. Configs, variants, tolerances and batch
-builders are the shared ones of tests/conftest.py."""
+coverage check, ``run_model_test``. Configs, variants, tolerances and batch builders are the shared ones of
+tests/conftest.py; twin parity (torch vs Keras) is proven once, in tests/conversion/test_conversion_parity.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import deberta_tf
 from conftest import INPUT_NAMES, MAIN_OUTPUT
 from deberta_core import DebertaConfig
 from deberta_core.weight_map import expand
-from deberta_core.weight_plan import torch_to_keras
 from deberta_tf.io import model_variables
 
 
@@ -118,47 +117,3 @@ def run_model_test(cls, config: DebertaConfig, inputs: Mapping[str, np.ndarray],
     clone.build()
     assert [v.path.split("/", 1)[1] for v in clone.weights] == [v.path.split("/", 1)[1] for v in model.weights]
     return model, to_numpy(outputs)
-
-
-# ---------------------------------------------------------------------------------------------------- parity
-def keras_gradients(model, inputs, labels) -> Tuple[Dict[str, np.ndarray], dict]:
-    """(canonical name -> d loss / d variable, numpy outputs) of one eval-mode forward (dropout off)."""
-    variables = model_variables(model)
-    with tf.GradientTape() as tape:
-        outputs = model({**inputs, **labels}, output_hidden_states=True, output_attentions=True, training=False)
-        loss = outputs["loss"] if "loss" in outputs else tf.reduce_mean(tf.square(outputs["last_hidden_state"]))
-    names = list(variables)
-    grads = tape.gradient(loss, [variables[n] for n in names])
-    out = {n: tf.convert_to_tensor(g).numpy() for n, g in zip(names, grads) if g is not None}
-    return out, {**to_numpy(outputs), "loss": loss.numpy()}
-
-
-def torch_gradients(model, inputs, labels) -> Tuple[Dict[str, np.ndarray], dict]:
-    """(torch key -> d loss / d parameter, numpy outputs) of one eval-mode forward of a deberta_torch model."""
-    import torch
-
-    model.eval()
-    model.zero_grad()
-    tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in {**inputs, **labels}.items()}
-    outputs = model(**tensors, output_hidden_states=True, output_attentions=True)
-    loss = outputs["loss"] if "loss" in outputs else outputs["last_hidden_state"].pow(2).mean()
-    loss.backward()
-    grads = {k: p.grad.numpy() for k, p in model.named_parameters() if p.grad is not None}
-    return grads, {**to_numpy(outputs), "loss": loss.detach().numpy()}
-
-
-def torch_keras_parity(folder: str, architecture: str, inputs, labels) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """Build both twins from one torch checkpoint folder; return ({output: max|diff|} on every position,
-    {Keras weight name: max|grad diff|}), the torch gradients mapped through the weight map."""
-    import deberta_torch
-
-    torch_model = getattr(deberta_torch, architecture).from_pretrained(folder)
-    keras_model = tf_class(architecture).from_pretrained(folder, from_pt=True)
-    torch_grads, torch_out = torch_gradients(torch_model, inputs, labels)
-    keras_grads, keras_out = keras_gradients(keras_model, inputs, labels)
-    names = ["loss", "last_hidden_state", "logits", "start_logits", "end_logits", "hidden_states", "attentions"]
-    output_diffs = max_abs_diffs(keras_out, torch_out, [n for n in names if n in keras_out])
-    mapped = torch_to_keras(torch_grads, torch_model.config, architecture)
-    assert sorted(mapped) == sorted(keras_grads), "both twins have gradients for the same weights"
-    grad_diffs = {n: float(np.max(np.abs(keras_grads[n] - mapped[n]))) for n in mapped}
-    return output_diffs, grad_diffs
