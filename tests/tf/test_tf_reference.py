@@ -46,5 +46,5 @@ def test_torch_safetensors_fixture_valid_positions(name):
     assert_close(diffs, ATOL_FP32, f"{name} vs the reference torch (valid positions)")
     if loss is not None and architecture != "DebertaForQuestionAnswering":
         # The QA loss softmaxes over padded positions too, which the reference torch does not zero: it is
-        # checked against the TF fixtures above and against deberta_torch in tests/conversion/test_conversion_parity.py.
+        # checked against the TF fixtures above and against deberta_torch in test_conversion_parity.py.
         assert abs(float(loss) - float(expected["loss"])) <= ATOL_FP32, (float(loss), float(expected["loss"]))
