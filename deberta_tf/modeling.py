@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import os
 from typing import Any, Dict, Mapping, Optional, Union
@@ -13,55 +11,15 @@ import numpy as np
 import tensorflow as tf
 
 from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.files import resolve_checkpoint
+from deberta_core.config import resolve_pretrained
+from deberta_core.weight_plan import config_for_weights
 
 from . import io
-from .embeddings import DebertaEmbeddings, shape_list
+from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
+from .utils import shape_list, unpack_inputs
 
 logger = logging.getLogger("deberta_tf")
-
-_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
-# Call arguments that are flags, not tensors (never converted to tensors).
-_FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
-
-
-def unpack_inputs(call):
-    """Accept the reference's input forms on ``call``: keyword arguments; a dict of them as the first argument;
-    a list/tuple of tensors in the documented order (the order of ``call``'s parameters); or one tensor of
-    input_ids. NumPy arrays and nested lists become tensors."""
-    signature = inspect.signature(call)
-    names = [name for name in signature.parameters if name not in ("self", "training")]
-
-    @functools.wraps(call)
-    def wrapper(self, *args, **kwargs):
-        values = signature.bind(self, *args, **kwargs).arguments
-        values.pop("self")
-        first = values.get(names[0])
-        if isinstance(first, Mapping):
-            unknown = [key for key in first if key not in names]
-            if unknown:
-                raise ValueError(f"unknown input name(s) {unknown} for {type(self).__name__}; expected some of {names}")
-            twice = [key for key in first if key != names[0] and values.get(key) is not None]
-            if twice:
-                raise ValueError(f"input(s) {twice} given both in the input dict and as keyword arguments")
-            values = {**values, names[0]: None, **first}
-        elif isinstance(first, (list, tuple)) and first and not np.isscalar(first[0]) and hasattr(first[0], "shape"):
-            if len(first) > len(names):
-                raise ValueError(
-                    f"{type(self).__name__} takes at most {len(names)} inputs in the order {names}, got {len(first)}"
-                )
-            twice = [name for name in names[1:len(first)] if values.get(name) is not None]
-            if twice:
-                raise ValueError(f"input(s) {twice} given both in the input list and as keyword arguments")
-            values = {**values, **dict(zip(names, first))}
-        for name, value in values.items():
-            if name not in _FLAG_ARGS and name != "training" and value is not None and not isinstance(value, tf.Tensor):
-                values[name] = tf.convert_to_tensor(value)
-        return call(self, **values)
-
-    return wrapper
-
 
 class TFDebertaPreTrainedModel(keras.Model):
     """Base of every model: ``from_pretrained`` / ``save_pretrained``, Keras training, saving and export hooks."""
@@ -246,11 +204,6 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        """Hook for heads that pick a variant from the checkpoint's keys (the MaskedLM head naming)."""
-        return config
-
-    @classmethod
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
@@ -270,31 +223,13 @@ class TFDebertaPreTrainedModel(keras.Model):
         Missing, unexpected and mis-shaped weights of the encoder are reported together in one
         CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        hub_kwargs = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
-        files = resolve_checkpoint(os.fspath(pretrained_model_name_or_path), **hub_kwargs)
-        if config is None:
-            if files.config is None:
-                raise FileNotFoundError(f"no config.json in {files.folder!r}; pass config= explicitly")
-            config = DebertaConfig.from_json_file(files.config, **kwargs)
-        elif kwargs:
-            config = config.copy(**kwargs)
-        architecture = cls.__name__
-        if from_pt:
-            state = io.read_torch_weights(files)
-        else:
-            state = io.read_tf_weights(files)
-        config = cls._prepare_config_for_state(config, list(state))
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        weights, family = io.read_weights(files, from_pt=from_pt)
+        config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config) if dtype is None else cls(config, dtype=dtype)
         model.build()
-        if from_pt:
-            state, pre_report = io.torch_state_to_keras(state, config, architecture, ignore_mismatched_sizes)
-        else:
-            pre_report = io.LoadReport()
-        to_load, report = io.match_weights(model, state, config, ignore_mismatched_sizes, pre_report)
-        io.assign_weights(to_load)
-        for kind, keys in (("newly initialised", report.missing_keys), ("not used", report.unexpected_keys)):
-            if keys:
-                logger.warning("%s.from_pretrained(%s): weights %s: %s", cls.__name__, files.folder, kind, keys)
+        report = io.load_weights(model, weights, family, ignore_mismatched_sizes)
+        report.log(logger, cls.__name__, files.folder)
         if output_loading_info:
             return model, report.as_dict()
         return model
@@ -305,9 +240,9 @@ class TFDebertaPreTrainedModel(keras.Model):
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
         self.build()
-        config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch names
+        config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch class names
         config.save_pretrained(save_directory)
-        io.save_tf_weights(self, save_directory)
+        io.save_weights(self, save_directory)
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")

@@ -9,35 +9,19 @@ from typing import Any, Optional, Union
 import torch
 from torch import nn
 
-from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.files import resolve_checkpoint
+from deberta_core import DebertaConfig
+from deberta_core.config import resolve_pretrained
+from deberta_core.weight_plan import config_for_weights
 
 from . import io
 from .attention import DisentangledSelfAttention
 from .embeddings import DebertaEmbeddings, DebertaLayerNorm
 from .encoder import DebertaEncoder
+from .utils import register_model_output_pytree
 
 logger = logging.getLogger("deberta_torch")
 
-
-def _register_model_output_pytree() -> None:
-    """Let torch.export / torch.compile see through ModelOutput (an ordered mapping of tensors)."""
-    from torch.utils import _pytree
-
-    try:
-        _pytree.register_pytree_node(
-            ModelOutput,
-            lambda out: (list(out.values()), list(out.keys())),
-            lambda values, keys: ModelOutput(zip(keys, values)),
-            serialized_type_name="deberta_core.outputs.ModelOutput",
-        )
-    except ValueError:  # already registered (module reloaded)
-        pass
-
-
-_register_model_output_pytree()
-
-_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
+register_model_output_pytree()
 
 
 class DebertaPreTrainedModel(nn.Module):
@@ -122,11 +106,6 @@ class DebertaPreTrainedModel(nn.Module):
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        """Hook for heads that pick a variant from the checkpoint's keys (the MaskedLM head naming)."""
-        return config
-
-    @classmethod
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
@@ -145,27 +124,12 @@ class DebertaPreTrainedModel(nn.Module):
         (``num_labels=3``, ``problem_type=...``). Missing, unexpected and mis-shaped weights of the encoder are
         reported together in one CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        hub_kwargs = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
-        files = resolve_checkpoint(os.fspath(pretrained_model_name_or_path), **hub_kwargs)
-        if config is None:
-            if files.config is None:
-                raise FileNotFoundError(f"no config.json in {files.folder!r}; pass config= explicitly")
-            config = DebertaConfig.from_json_file(files.config, **kwargs)
-        elif kwargs:
-            config = config.copy(**kwargs)
-        unused_tf_weights: list = []
-        if from_tf:
-            state, unused_tf_weights = io.read_tf_weights(files, config, cls.__name__)
-        else:
-            state = io.read_torch_weights(files)
-        config = cls._prepare_config_for_state(config, list(state))
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        weights, family = io.read_weights(files, from_tf=from_tf)
+        config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config)
-        to_load, report = io.match_state_dict(model, state, config, ignore_mismatched_sizes)
-        report.unexpected_keys += unused_tf_weights
-        model.load_state_dict(to_load, strict=False)
-        for kind, keys in (("newly initialised", report.missing_keys), ("not used", report.unexpected_keys)):
-            if keys:
-                logger.warning("%s.from_pretrained(%s): weights %s: %s", cls.__name__, files.folder, kind, keys)
+        report = io.load_weights(model, weights, family, ignore_mismatched_sizes)
+        report.log(logger, cls.__name__, files.folder)
         if torch_dtype is not None:
             model = model.to(torch_dtype)
         model.eval()
@@ -178,9 +142,9 @@ class DebertaPreTrainedModel(nn.Module):
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
-        config = self.config.copy(architectures=[type(self).__name__])
+        config = self.config.copy(architectures=[type(self).__name__])  # the reference writes torch class names
         config.save_pretrained(save_directory)
-        io.save_torch_weights(self.state_dict(), save_directory, safe_serialization=safe_serialization)
+        io.save_weights(self, save_directory, safe_serialization=safe_serialization)
 
 
 class DebertaModel(DebertaPreTrainedModel):

@@ -1,12 +1,24 @@
-"""Shared pytest set-up: paths to the fixtures shipped in tests/fixtures/ (never ../shared)."""
+"""Shared pytest set-up, once for every test: the fixture paths (tests/fixtures/, never ../shared), and the one
+set of tiny configs, variants, tolerances and batch builders, served as fixtures (``tiny_config``,
+``tiny_inputs``, ``tiny_labels``) and importable where pytest needs plain values (``parametrize``: ``HEADS``,
+``VARIANTS``). Batches are NumPy (deberta_core.batches); torch_helpers / tf_helpers turn them into tensors."""
 
 import os
 import pathlib
+from typing import Dict, List
 
+import numpy as np
 import pytest
+
+from conversion.parity import ATOL_FP32, GRAD_ATOL_FP32
+from deberta_core import DebertaConfig
+from deberta_core import batches
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 HF_FIXTURES = FIXTURES / "hf"
+PT_V5 = HF_FIXTURES / "pt_v5"  # torch checkpoints written by the reference (v5), with expected.npz
+TF_457 = HF_FIXTURES / "tf_457"  # tf_model.h5 written by the reference 4.57 TF classes, with expected_tf.npz
+PT_BIN = HF_FIXTURES / "pt_457_bin"  # pytorch_model.bin written by the reference 4.57
 
 # Keep the suite's thread use predictable on the 2-core CI machine.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,7 +26,100 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests that need the reference's TF classes run them in a subprocess with their own environment.
 os.environ.setdefault("USE_TF", "0")
 
+# ---------------------------------------------------------------------------------------------------- tolerances
+# ATOL_FP32 (imported above): same fp32 math, different kernels (SDPA / oneDNN / fused LayerNorm, gather order).
+# GRAD_ATOL_FP32: gradients accumulate over more operations (and over the MLM vocabulary).
+# Both are the library's named constants (conversion.parity), so the tests and `deberta-convert check` agree.
+TOLERANCES = {"ATOL_FP32": ATOL_FP32, "GRAD_ATOL_FP32": GRAD_ATOL_FP32}
 
+# ---------------------------------------------------------------------------------------------------- configs
+HEADS = ["DebertaModel", "DebertaForMaskedLM", "DebertaForSequenceClassification",
+         "DebertaForTokenClassification", "DebertaForQuestionAnswering"]
+# The main output of each head (the first field after the loss).
+MAIN_OUTPUT = {"DebertaModel": "last_hidden_state", "DebertaForMaskedLM": "logits",
+               "DebertaForSequenceClassification": "logits", "DebertaForTokenClassification": "logits",
+               "DebertaForQuestionAnswering": "start_logits"}
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+LABEL_NAMES = ("labels", "start_positions", "end_positions")
+
+# Small enough for the 2-core machine, odd sizes (37) so no dimension hides another. Dropout is on (0.1): tests
+# that need it off in training say so.
+TINY = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+# Relative attention on/off, c2p / p2c / both, clamping, absolute positions on/off, token types 0/2,
+# embedding_size != hidden_size: every condition of the weight map and the attention code.
+VARIANTS: Dict[str, dict] = {
+    "rel_both": dict(relative_attention=True, pos_att_type="c2p|p2c", position_biased_input=False),
+    "rel_c2p_clamp": dict(relative_attention=True, pos_att_type=["c2p"], max_relative_positions=4, type_vocab_size=2),
+    "rel_p2c_abs": dict(relative_attention=True, pos_att_type=["p2c"], max_relative_positions=6, hidden_act="gelu_new"),
+    "abs_only_types": dict(relative_attention=False, type_vocab_size=2, pooler_hidden_act="tanh", layer_norm_eps=1e-12),
+    "embproj": dict(relative_attention=True, pos_att_type="c2p|p2c", embedding_size=16, type_vocab_size=2,
+                    position_biased_input=False, max_relative_positions=5),
+    "embproj_abs": dict(relative_attention=True, pos_att_type=["c2p"], embedding_size=24, type_vocab_size=2),
+}
+LENGTHS = (11, 7, 3)  # the default batch: three right-padded rows
+
+
+def make_config(variant: str = "rel_both", **overrides) -> DebertaConfig:
+    return DebertaConfig(**{**TINY, **VARIANTS[variant], **overrides})
+
+
+def make_inputs(config: DebertaConfig, lengths=LENGTHS, seed: int = 0) -> Dict[str, np.ndarray]:
+    """A right-padded NumPy batch (rows of ``lengths`` valid tokens), token types where the config has them."""
+    return batches.make_batch(config, "DebertaModel", lengths=lengths, seed=seed, labels=False)
+
+
+def make_labels(architecture: str, config: DebertaConfig, inputs, seed: int = 1) -> Dict[str, np.ndarray]:
+    """The labels of ``architecture``'s loss for ``inputs`` (padding ignored), as NumPy."""
+    mask = np.asarray(inputs["attention_mask"])
+    rng = np.random.default_rng(seed)
+    return batches.make_labels(config, architecture, mask, rng, np.asarray(inputs["input_ids"]))
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures files
+def fixture_names(kind: pathlib.Path) -> List[str]:
+    """Model folders of one fixture kind (PT_V5, TF_457, PT_BIN), sorted."""
+    return sorted(p.name for p in kind.iterdir() if p.is_dir())
+
+
+_SUFFIX_HEAD = {"model": "DebertaModel", "mlm": "DebertaForMaskedLM", "seqcls": "DebertaForSequenceClassification",
+                "tokcls": "DebertaForTokenClassification", "qa": "DebertaForQuestionAnswering"}
+
+
+def fixture_architecture(name: str) -> str:
+    """``p1_rel_c2p_p2c__seqcls_multilabel`` -> ``DebertaForSequenceClassification``."""
+    return _SUFFIX_HEAD[name.split("__")[1].split("_")[0]]
+
+
+def load_npz(path) -> Dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def split_npz(data) -> tuple:
+    """(inputs, labels) of an expected*.npz."""
+    return ({k: data[k] for k in INPUT_NAMES if k in data}, {k: data[k] for k in LABEL_NAMES if k in data})
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def hf_fixtures() -> pathlib.Path:
     return HF_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """``tiny_config(variant="rel_both", **overrides)``: a DebertaConfig of the shared TINY size and a VARIANT."""
+    return make_config
+
+
+@pytest.fixture(scope="session")
+def tiny_inputs():
+    """``tiny_inputs(config, lengths=(11, 7, 3), seed=0)``: a padded NumPy batch for ``config``."""
+    return make_inputs
+
+
+@pytest.fixture(scope="session")
+def tiny_labels():
+    """``tiny_labels(architecture, config, inputs, seed=1)``: the labels of the head's loss, NumPy."""
+    return make_labels

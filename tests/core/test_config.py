@@ -180,3 +180,19 @@ def test_presets_build_valid_configs():
     assert preset_config("deberta-base").hidden_size == transformers.DebertaConfig().hidden_size
     with pytest.raises(ValueError, match="unknown preset 'nope'"):
         preset_config("nope")
+
+
+def test_each_default_is_written_once_and_the_signature_shows_it():
+    import inspect
+
+    from deberta_core.config import FIELDS, GENERIC_FIELDS
+
+    params = inspect.signature(DebertaConfig).parameters
+    assert list(params)[: len(FIELDS)] == list(FIELDS)
+    assert {name: params[name].default for name in MODEL_FIELDS} == MODEL_FIELDS
+    assert {name: params[name].default for name in GENERIC_FIELDS} == GENERIC_FIELDS
+    # positional arguments follow the reference's order; a field given twice is refused
+    assert DebertaConfig(1000, 64, 2, 4) == DebertaConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2,
+                                                            num_attention_heads=4)
+    with pytest.raises(TypeError, match="multiple values for argument 'vocab_size'"):
+        DebertaConfig(1000, vocab_size=10)

@@ -12,7 +12,7 @@ from deberta_core.mlm import IGNORE_INDEX, MLMBatches
 from deberta_tf import TFDebertaForMaskedLM
 from deberta_tf.mlm import mlm_dataset
 from mlm_testing import SEQ, small_batches, small_masker
-from tf_testing import ATOL_FP32, TINY
+from conftest import ATOL_FP32, TINY
 
 
 def make_batches(**kwargs) -> MLMBatches:

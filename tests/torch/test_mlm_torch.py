@@ -14,7 +14,7 @@ from deberta_core.mlm import IGNORE_INDEX, MLMBatches
 from deberta_torch import DebertaForMaskedLM
 from deberta_torch.mlm import MLMDataset, mlm_dataset
 from mlm_testing import SEQ, small_batches, small_masker
-from torch_helpers import ATOL_FP32, TINY
+from conftest import ATOL_FP32, TINY
 
 
 def make_batches(**kwargs) -> MLMBatches:

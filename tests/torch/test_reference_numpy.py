@@ -11,7 +11,8 @@ import torch
 import reference_numpy as ref
 from deberta_core import DebertaConfig
 from deberta_torch import DebertaForMaskedLM
-from torch_helpers import ATOL_FP32, TINY, randomize_
+from conftest import ATOL_FP32, TINY
+from torch_helpers import randomize_
 
 POSITION_TABLE = "deberta.embeddings.position_embeddings.weight"
 
