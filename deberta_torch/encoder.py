@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Optional, Tuple
 
 import torch
@@ -12,6 +13,14 @@ from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
 from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
+
+
+def offload_saved_tensors(offload: bool, device: torch.device):
+    """Where a checkpointed layer keeps what its recompute needs: pinned host memory when ``offload`` and the
+    model runs on an accelerator, else where it is."""
+    if offload and device.type != "cpu":
+        return torch.autograd.graph.save_on_cpu(pin_memory=True, device_type=device.type)
+    return contextlib.nullcontext()
 
 
 class DebertaIntermediate(nn.Module):
@@ -65,6 +74,10 @@ class DebertaEncoder(nn.Module):
             self.max_relative_positions = config.max_relative_span
             self.rel_embeddings = nn.Embedding(2 * config.max_relative_span, config.hidden_size)
         self.gradient_checkpointing = False
+        self.checkpoint_every_n_layers = 1
+        # torch.utils.checkpoint options (set by the model's gradient_checkpointing_enable).
+        self.checkpoint_kwargs = {"use_reentrant": False}
+        self.checkpoint_offload = False
 
     def get_rel_embedding(self) -> Optional[torch.Tensor]:
         return self.rel_embeddings.weight if self.relative_attention else None
@@ -97,12 +110,13 @@ class DebertaEncoder(nn.Module):
         rel_embeddings = self.get_rel_embedding()
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        for layer_module in self.layer:
-            if self.gradient_checkpointing and self.training:
-                hidden_states, attention_probs = checkpoint(
-                    layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings,
-                    output_attentions, use_reentrant=False,
-                )
+        for index, layer_module in enumerate(self.layer):
+            if self.gradient_checkpointing and self.training and index % self.checkpoint_every_n_layers == 0:
+                with offload_saved_tensors(self.checkpoint_offload, hidden_states.device):
+                    hidden_states, attention_probs = checkpoint(
+                        layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings,
+                        output_attentions, **self.checkpoint_kwargs,
+                    )
             else:
                 hidden_states, attention_probs = layer_module(
                     hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions
