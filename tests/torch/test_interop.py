@@ -222,7 +222,7 @@ def test_checkpointing_runs_only_the_chosen_layers_in_checkpoint(monkeypatch):
 
 def test_transformers_5_trainer_calls_are_accepted():
     """The calls transformers 5's Trainer makes on a model (it cannot be installed beside the reference 4.57.6, so
-    they are replayed here), read in the wheels' src/transformers/trainer.py:
+    they are replayed here), read in transformers/trainer.py of the PyPI wheels transformers-5.0.0 and -5.24.0:
 
     - 5.0.0 L4727-4730 / 5.24.0 L4237-4240 (Trainer.floating_point_ops):
       ``6 * inputs[getattr(model, "main_input_name", "input_ids")].numel() * model.num_parameters(exclude_embeddings=True)``
@@ -233,7 +233,7 @@ def test_transformers_5_trainer_calls_are_accepted():
       every_n_layers=..., offload=...)``
     - 5.0.0 L2957 / 5.24.0 L4071: ``model._keys_to_ignore_on_save`` read as an attribute after loading a checkpoint
     - 5.24.0 L645-646: ``model.config.use_cache = args.use_cache``
-    - 5.0.0 L4103-4134 / 5.24.0 L4151-4166 (Trainer._save): a model that is not a PreTrainedModel is saved as
+    - 5.0.0 L4111-4134 / 5.24.0 L4139-4168 (Trainer._save): a model that is not a PreTrainedModel is saved as
       ``state_dict()`` into model.safetensors, as 4.57 does (test_trainer_checkpoints_load_back_and_resume).
     """
     model, batch = _case("DebertaForSequenceClassification", {"num_labels": 3})
