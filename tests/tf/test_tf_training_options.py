@@ -14,7 +14,9 @@ ATOL_REMAT = 1e-6
 
 def test_checkpointing_every_second_layer_gives_the_same_gradients(monkeypatch):
     architecture = "DebertaForTokenClassification"
-    config = make_config("rel_both", num_labels=3, num_hidden_layers=3)
+    # Dropout off: Keras recomputation draws fresh dropout masks, so only a deterministic forward can match.
+    config = make_config("rel_both", num_labels=3, num_hidden_layers=3, hidden_dropout_prob=0.0,
+                         attention_probs_dropout_prob=0.0)
     model = tf_class(architecture)(config)
     inputs = make_inputs(config)
     batch = {**inputs, **make_labels(architecture, config, inputs)}

@@ -212,7 +212,8 @@ def test_checkpointing_runs_only_the_chosen_layers_in_checkpoint(monkeypatch):
     model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False, "preserve_rng_state": False},
                                           every_n_layers=2)
     model(**batch).loss.backward()
-    assert calls == [{"use_reentrant": False, "preserve_rng_state": False}] * 3  # layers 0, 2, 4 of 5
+    # layers 0, 2, 4 of 5, with the torch.utils.checkpoint options as given (offload is ours, off by default)
+    assert calls == [{"offload": False, "use_reentrant": False, "preserve_rng_state": False}] * 3
     model.eval()
     calls.clear()
     model(**batch)
