@@ -130,6 +130,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def suite(quick: bool = False) -> Dict[str, Any]:
+    """What `make bench` runs (in a worker process of its own, each conversion in a child of it); ``quick``
+    skips the run with the parity check."""
+    return main(["--no-check-run"] if quick else [])
+
+
 def _report(results: Dict[str, Any]) -> str:
     model = results["model"]
     lines = [f"model: {ARCHITECTURE}, {model['parameters'] / 1e6:.1f}M parameters, "
