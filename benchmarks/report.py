@@ -89,9 +89,10 @@ def peer_status(run: Mapping[str, Any]) -> Optional[str]:
 
 def group_table(group: harness.Group, cases: Sequence[Mapping[str, Any]]) -> str:
     """One row per (shape, peer): median and spread of the timed runs, GFLOP/s of the case's minimum FLOPs,
-    peak RSS, and the speed / memory / output differences against the group's baseline."""
-    header = ["shape", "peer", "median", "min - max", "GFLOP/s", "peak RSS", f"speed vs {group.baseline}",
-              f"RSS vs {group.baseline}"]
+    peak RSS over the timed runs and the peak after loading, and the speed / memory / output differences
+    against the group's baseline."""
+    header = ["shape", "peer", "median", "min - max", "GFLOP/s", "peak RSS", "RSS at load",
+              f"speed vs {group.baseline}", f"RSS vs {group.baseline}"]
     if group.compare_outputs:
         header.append("max \\|diff\\| vs " + group.baseline)
     rows = []
@@ -105,6 +106,7 @@ def group_table(group: harness.Group, cases: Sequence[Mapping[str, Any]]) -> str
             t = run["time"]
             row = [fmt_shape(case["shape"]), label, fmt_ms(t["median"]), f"{fmt_ms(t['min'])} - {fmt_ms(t['max'])}",
                    fmt_gflops(run.get("gflops")), fmt_mb(run.get("peak_rss")),
+                   fmt_mb((run.get("info") or {}).get("load_peak_rss")),
                    fmt_ratio(run.get("speedup")), fmt_ratio(run.get("rss_ratio"))]
             if group.compare_outputs:
                 diff = run.get("max_abs_diff")
@@ -257,7 +259,7 @@ def errors_section(results: Mapping[str, Any]) -> str:
     for name, suite in results.get("suites", {}).items():
         if suite.get("error"):
             lines.append(f"- suite `{name}`: {cell(suite['error'], 300)}")
-    return "\n".join(lines) if lines else "None: every peer of every case produced a time."
+    return "\n".join(lines) if lines else "none: every peer of every case produced a time."
 
 
 def versions_line(meta: Mapping[str, Any]) -> str:

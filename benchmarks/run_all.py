@@ -263,7 +263,8 @@ def run_case(g: harness.Group, shape: Tuple[int, ...], peers: Sequence[harness.P
         run = case["peers"][peer_name]
         try:
             message = worker.request("end", "done", RUN_TIMEOUT_S)
-            run.update(peak_rss=message.get("peak_rss"), vm_hwm=message.get("vm_hwm"), output=message.get("output"))
+            run.update(peak_rss=message.get("peak_rss"), vm_hwm=message.get("vm_hwm"), output=message.get("output"),
+                       peak_is_run_only=message.get("peak_is_run_only"))
         except WorkerError as err:
             run["error"] = f"failed at the end: {err}"
         finally:

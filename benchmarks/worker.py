@@ -1,14 +1,18 @@
 """One benchmark worker process: builds one peer for one case, warms it up, then times single runs on demand.
 
 ``python -m benchmarks.worker SPEC_JSON``, started by benchmarks/run_all.py, one process per (case, peer), so
-the peak RSS it reports (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: loading, warm-up and the timed runs)
-is that peer's own. The parent keeps every worker of a case alive and sends ``run`` to each in turn, so the
-repeats of the peers interleave. Protocol: JSON lines on the worker's original stdout (library output is moved
-to stderr, which the parent writes to a log file):
+the peak RSS it reports (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is that peer's own. Three peaks:
+``load_peak_rss`` after building the peer (loading the weights), ``warmup_peak_rss`` after the warm-up
+(compilation included), and ``peak_rss``, the peak over the timed runs only: on Linux the high-water mark is
+reset after the warm-up (``/proc/self/clear_refs``), so ``peak_rss`` is the memory of running the model - the
+weights and whatever the warm-up kept resident, plus each run's transient peak - not of loading or compiling
+it (``peak_is_run_only`` says whether the reset worked). The parent keeps every worker of a case alive and sends
+``run`` to each in turn, so the repeats of the peers interleave. Protocol: JSON lines on the worker's original
+stdout (library output is moved to stderr, which the parent writes to a log file):
 
   worker -> {"event": "ready", "setup_s", "warmup_s": [...], "info"} | {"event": "error", "kind", "message"}
   parent -> "run"      worker -> {"event": "time", "s"}
-  parent -> "end"      worker -> {"event": "done", "peak_rss", "vm_hwm", "output": path or null}
+  parent -> "end"      worker -> {"event": "done", "peak_rss", "vm_hwm", "peak_is_run_only", "output": path or null}
 
 A suite (spec with "suite") runs a whole benchmark with its own protocol and answers
 {"event": "result", "result", "peak_rss"}.
@@ -67,6 +71,17 @@ def peak_rss() -> Dict[str, int]:
     return result
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark to its current RSS (Linux >= 4.0: writing 5 to clear_refs; both
+    VmHWM and ru_maxrss follow). False where that is not possible (the peak then includes what came before)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def main(argv=None) -> int:
     spec = json.loads((argv or sys.argv[1:])[0])
     channel = os.fdopen(os.dup(1), "w", buffering=1)
@@ -85,12 +100,15 @@ def main(argv=None) -> int:
             return 0
         runner = resolve(spec["runner"])(spec, **spec.get("options", {}))
         setup_s = time.perf_counter() - started
+        info["load_peak_rss"] = peak_rss()["peak_rss"]
         warmup = []
         for _ in range(max(1, spec.get("warmup", 1))):  # the first run always: lazy init, compilation
             begin = time.perf_counter()
             runner.step()
             warmup.append(time.perf_counter() - begin)
         info.update(runner.info)
+        info["warmup_peak_rss"] = peak_rss()["peak_rss"]
+        run_only = reset_peak_rss()
     except Unavailable as err:
         send(event="error", kind="unavailable", message=str(err))
         return 0
@@ -107,13 +125,14 @@ def main(argv=None) -> int:
                 runner.step()
                 send(event="time", s=time.perf_counter() - begin)
             elif command == "end":
+                peaks = peak_rss()  # before the extra forward that output() may run
                 output = None
                 if spec.get("output_path") and runner.output is not None:
                     import numpy as np
 
                     np.save(spec["output_path"], np.asarray(runner.output()))
                     output = spec["output_path"]
-                send(event="done", output=output, **peak_rss())
+                send(event="done", output=output, peak_is_run_only=run_only, **peaks)
                 return 0
             else:
                 send(event="error", kind="error", message=f"unknown command {command!r}; expected run or end")

@@ -151,7 +151,8 @@ def test_targets_use_the_best_of_ours_and_report_missing_times():
 
 def _results():
     case = {"group": "forward", "shape": [8, 128], "repeats": 3, "warmup": 1, "baseline": "reference", "flops": 2e9,
-            "peers": {"ours": dict(_run(0.5, rss=2e9), gflops=4.0, speedup=2.0, rss_ratio=0.5, max_abs_diff=1e-6),
+            "peers": {"ours": dict(_run(0.5, rss=2e9), gflops=4.0, speedup=2.0, rss_ratio=0.5, max_abs_diff=1e-6,
+                               info={"load_peak_rss": 3e9}),
                       "reference": dict(_run(1.0, rss=4e9), gflops=2.0, speedup=1.0, rss_ratio=1.0, max_abs_diff=0.0),
                       "onnxruntime": _run(error="RuntimeError: a | b\nsecond line")}}
     gemm = {"group": "gemm", "shape": [1024, 768, 3072], "repeats": 3, "warmup": 1, "baseline": "torch",
@@ -168,9 +169,10 @@ def test_group_table_renders_times_ratios_and_an_error_cell():
     results = _results()
     table = report.group_table(harness.group("forward"), [results["cases"]["forward/b8_s128"]])
     lines = table.splitlines()
-    assert lines[0].startswith("| shape | peer | median | min - max | GFLOP/s | peak RSS | speed vs reference")
+    assert lines[0].startswith("| shape | peer | median | min - max | GFLOP/s | peak RSS | RSS at load | speed vs")
     assert len(lines) == 5 and all(line.count(" | ") == lines[0].count(" | ") for line in lines[2:4])
-    assert "| (8, 128) | ours (eager) | 500 ms | 500 ms - 500 ms | 4 | 2,000 MB | 2.00x | 0.50x | 1.0e-06 |" in table
+    assert "| (8, 128) | ours (eager) | 500 ms | 500 ms - 500 ms | 4 | 2,000 MB | 3,000 MB | 2.00x | 0.50x | " \
+           "1.0e-06 |" in table
     assert "**error**: RuntimeError: a \\| b second line" in lines[4]
 
 
@@ -257,7 +259,9 @@ def test_a_broken_peer_becomes_an_error_cell_and_the_others_keep_their_numbers(t
                             work=str(tmp_path), logs=str(tmp_path), say=messages.append)
     assert case["order"] == ["numpy"] * 3
     assert "no_such_option" in case["peers"]["broken"]["error"] and not case["peers"]["broken"].get("time")
-    assert case["peers"]["numpy"]["time"]["n"] == 3 and case["peers"]["numpy"]["peak_rss"] > 0
+    numpy_run = case["peers"]["numpy"]
+    assert numpy_run["time"]["n"] == 3 and 0 < numpy_run["peak_rss"] <= numpy_run["info"]["warmup_peak_rss"]
+    assert numpy_run["peak_is_run_only"] is True  # Linux: the high-water mark was reset after the warm-up
     median = case["peers"]["numpy"]["time"]["median"]
     assert case["peers"]["numpy"]["gflops"] == pytest.approx(2 * 32 * 16 * 8 / median / 1e9)
     assert any("broken: FAILED" in m for m in messages)
