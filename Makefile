@@ -23,6 +23,8 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m examples.demo
 
+# Everything (~40 min on 2 cores; rewrites docs/benchmarks.md, its plot and the README speed line). Options in
+# BENCH: --quick (one small shape per group), --cases PATTERN..., --peers a,b, --list (see benchmarks/run_all.py).
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all $(BENCH)
 
