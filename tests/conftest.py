@@ -137,6 +137,28 @@ def tiny_labels():
 def pytest_addoption(parser):
     parser.addoption("--error-catalogue", default=None, metavar="PATH",
                      help="with --collect-only: write the bad_input tests as JSON rows to PATH")
+    parser.addoption("--no-skips", action="store_true",
+                     help="a skipped test fails the run (make test: the [dev] venv has every optional dependency, "
+                          "so a skip there means an import broke, not that a check does not apply)")
+
+
+def _skipped_reports(config):
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter is not None else []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--no-skips") and _skipped_reports(config):
+        terminalreporter.section("skipped tests fail this run (--no-skips)", red=True)
+        for report in _skipped_reports(config):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.line(f"{report.nodeid}: {reason}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("--no-skips") and exitstatus == 0 and _skipped_reports(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def bad_input_marker(item):
