@@ -101,6 +101,28 @@ def split_npz(data) -> tuple:
     return ({k: data[k] for k in INPUT_NAMES if k in data}, {k: data[k] for k in LABEL_NAMES if k in data})
 
 
+# ---------------------------------------------------------------------------------------------------- interrupted writes
+def folder_bytes(folder: pathlib.Path) -> Dict[str, object]:
+    """Every entry of ``folder`` (hidden ones too) -> its bytes ("folder" for a folder), to prove a failed write
+    changed nothing."""
+    return {p.name: p.read_bytes() if p.is_file() else "folder" for p in sorted(folder.iterdir())}
+
+
+def fail_after_first_write(monkeypatch, writer_class, error: BaseException) -> List[str]:
+    """Make ``writer_class.write`` write one tensor, then raise ``error`` (a full disk, Ctrl-C) on the next call;
+    returns the list of names written (to prove the failure came mid-write)."""
+    real_write, written = writer_class.write, []
+
+    def write_one_then_fail(self, name, array):
+        if written:
+            raise error
+        written.append(name)
+        real_write(self, name, array)
+
+    monkeypatch.setattr(writer_class, "write", write_one_then_fail)
+    return written
+
+
 # ---------------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def hf_fixtures() -> pathlib.Path:

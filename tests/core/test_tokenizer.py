@@ -713,3 +713,11 @@ def test_save_pretrained_is_all_or_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         DebertaTokenizer(model_max_length=77).save_pretrained(tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DebertaTokenizer, "_clean_json", interrupt)  # Ctrl-C while saving into a new folder
+    with pytest.raises(KeyboardInterrupt):
+        DebertaTokenizer().save_pretrained(tmp_path / "new" / "tok")
+    assert not (tmp_path / "new" / "tok").exists() and list((tmp_path / "new").iterdir()) == []
