@@ -14,7 +14,7 @@ import pytest
 from conversion.convert import convert
 from conversion.inspection import inspect_checkpoint
 from conversion.sources import ConversionError, make_plan, open_reader, resolve_source
-from conftest import PT_BIN, PT_V5, TF_457, fail_after_first_write, fixture_names
+from conftest import PT_BIN, PT_V5, TF_457, fail_after_first_write, fixture_names, kill_mid_write
 from conversion_helpers import assert_same_arrays, copy_fixture, leftovers, tree
 from deberta_core import DebertaConfig
 from deberta_core.checkpoint_io import (
@@ -295,3 +295,21 @@ def test_failed_conversion_over_an_existing_output_leaves_it_unchanged(tmp_path,
     with pytest.raises(type(interrupt)):  # into a new folder: no folder at all
         convert(src, tmp_path / "new", to=target)
     assert not (tmp_path / "new").exists() and not leftovers(tmp_path)
+
+
+def test_killed_conversion_leaves_the_old_output_and_no_temporaries_after_the_next_one(tmp_path):
+    """SIGKILL of deberta-convert's process after the first tensor of the output is written."""
+    src = PT_V5 / "p1_rel_c2p_p2c__seqcls"
+    out = tmp_path / "out"
+    convert(src, out, to="tf")
+    before = tree(out)
+    kill_mid_write(
+        "from conversion.convert import convert\n"
+        "from deberta_core.checkpoint_io import H5StreamWriter\n"
+        "pause_after(H5StreamWriter, 'write')\n"
+        f"convert({str(src)!r}, {str(out)!r}, to='tf', force=True)\n"
+    )
+    assert {k: v for k, v in tree(out).items() if not k.startswith(".")} == before
+    assert leftovers(tmp_path)  # what the killed conversion left behind
+    convert(src, out, to="tf", force=True)  # the next conversion removes the dead one's staging folder
+    assert tree(out) == before and not leftovers(tmp_path)

@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import (
-    ATOL_FP32, HF_FIXTURES, PT_V5, TF_457, fail_after_first_write, fixture_architecture, folder_bytes, load_npz,
-    split_npz,
+    ATOL_FP32, HF_FIXTURES, PT_V5, TF_457, fail_after_first_write, fixture_architecture, folder_bytes,
+    kill_mid_write, load_npz, split_npz,
 )
 from tf_helpers import tf_class, to_numpy
 from deberta_core.checkpoint_io import (
@@ -380,3 +380,23 @@ def test_folder_with_two_weight_formats_says_which_is_loaded(tmp_path, expect_ba
                     folder / "pytorch_model.bin")
     with expect_bad_input():
         tf_class("DebertaForSequenceClassification").from_pretrained(folder, from_pt=True)
+
+
+def test_killed_save_leaves_the_old_checkpoint_and_no_temporaries_after_the_next_save(tmp_path, tiny_config):
+    """SIGKILL of a process in the middle of a save_pretrained over an existing checkpoint (after the first
+    weight of tf_model.h5 is written)."""
+    tf_class("DebertaModel")(tiny_config()).save_pretrained(tmp_path)
+    before = folder_bytes(tmp_path)
+    kill_mid_write(
+        "import deberta_tf\n"
+        "from deberta_core.checkpoint_io import H5StreamWriter\n"
+        "from conftest import make_config\n"
+        "pause_after(H5StreamWriter, 'write')\n"
+        f"deberta_tf.TFDebertaModel(make_config(layer_norm_eps=1e-5)).save_pretrained({str(tmp_path)!r})\n"
+    )
+    left = folder_bytes(tmp_path)
+    assert {k: v for k, v in left.items() if not k.startswith(".")} == before
+    assert any(k.startswith(".deberta-staging-") for k in left)  # what the killed save left behind
+    tf_class("DebertaModel").from_pretrained(tmp_path)  # the old checkpoint still loads
+    tf_class("DebertaModel")(tiny_config()).save_pretrained(tmp_path)  # the next save cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "tf_model.h5"]
