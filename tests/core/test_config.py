@@ -146,7 +146,30 @@ CONFIG_ERRORS = [
     ({"id2label": ["negative", "positive"]}, "id2label must be a dict"),
     ({"label2id": ["negative"]}, "label2id must be a dict"),
     ({"architectures": "DebertaForMaskedLM"}, "architectures must be a list of class names"),
+    ({"layer_norm_eps": True}, "layer_norm_eps must be a positive number, got True"),
+    ({"initializer_range": False}, "initializer_range must be a non-negative number, got False"),
 ]
+
+
+@pytest.mark.bad_input("config.json with a key this package does not use (a misspelt field)", "log:WARNING",
+                       "has keys this package does not use (kept, written back unchanged; a misspelt field falls "
+                       "back to its default): num_hiden_layers")
+def test_unknown_config_json_keys_are_kept_and_reported_once(tmp_path, caplog, expect_bad_input):
+    import uuid
+
+    misspelt = f"num_hiden_layers_{uuid.uuid4().hex[:8]}"  # a fresh name: each key is reported once per process
+    data = {**DebertaConfig(num_hidden_layers=3).to_dict(), misspelt: 5, "transformers_version": "4.57.6"}
+    data.pop("num_hidden_layers")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    with expect_bad_input():
+        config = DebertaConfig.from_json_file(path)
+    assert config.num_hidden_layers == 12 and getattr(config, misspelt) == 5  # kept, as the issue asks
+    assert config.to_dict()[misspelt] == 5
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        DebertaConfig.from_json_file(path)  # once per process
+    assert not [r for r in caplog.records if "does not use" in r.getMessage()]
 
 
 @pytest.mark.parametrize("kwargs", [
