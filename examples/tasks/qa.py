@@ -163,6 +163,19 @@ def overlap_baseline(question: str, context: str) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- the task
+def key_mask_per_query(attention_mask: np.ndarray) -> np.ndarray:
+    """[b, s] padding mask -> [b, s, s]: row i (query) = the key mask, for padded queries too.
+
+    Why: the QA loss is a softmax over every position of the window, padding included (the reference's loss).
+    With the usual 2-D mask a padded query row is fully masked and gets all-zero attention, so in a fresh model
+    (zero biases) a padded position is an all-zero vector at every LayerNorm, whose gradient there is scaled by
+    1/sqrt(layer_norm_eps) ~ 3e3 per LayerNorm: ~1e25 after the 8 LayerNorms of deberta-demo-small, which overflows
+    the global gradient norm (torch's clipping then zeroes every update; Keras' makes the weights NaN). With this
+    mask padded positions attend the real tokens and are ordinary vectors; real positions compute exactly what
+    the 2-D mask gives (they never attend padding either way), so predictions do not change."""
+    return np.repeat(attention_mask[:, None, :], attention_mask.shape[1], axis=1)
+
+
 def read_examples(path: str, limit: Optional[int]) -> List[dict]:
     rows = common.read_rows(path, limit)
     common.require_columns(path, rows, ("context", "question", "answers"))
@@ -204,6 +217,13 @@ class QuestionAnswering(common.Task):
         self.window_offsets = window_offsets
         self.n_best = n_best
         self.max_answer_length = max_answer_length
+
+    def collate(self, rows: Sequence[dict], pad_to_multiple_of: int = 1) -> Dict[str, np.ndarray]:
+        """common.collate with the padding mask widened to ``[b, s, s]`` (query i may attend key j): every query,
+        padding included, attends the real tokens only (see key_mask_per_query)."""
+        batch = super().collate(rows, pad_to_multiple_of)
+        batch["attention_mask"] = key_mask_per_query(batch["attention_mask"])
+        return batch
 
     def predictions(self, batch: Dict[str, np.ndarray], outputs: Dict[str, np.ndarray]) -> List[Any]:
         return [best_spans(start, end, self.window_offsets[index], self.n_best, self.max_answer_length)
