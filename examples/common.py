@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from deberta_core import DebertaConfig, DebertaTokenizer
+from deberta_core.console import quiet_startup
 from deberta_core.files import CONFIG_NAME, atomic_write, scan_folder
 from deberta_core.presets import PRESETS, preset_config
 
@@ -169,6 +170,8 @@ def build_arg_parser(task_module, framework: Optional[str] = None) -> argparse.A
                             + ("" if framework else f" (default: runs/{task_module.NAME}-FRAMEWORK)"))
     train.add_argument("--resume", action="store_true", help="continue from --output-dir/checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("-v", "--verbose", action="store_true",
+                       help="show TensorFlow's own start-up and log lines (hidden by default)")
     parser.set_defaults(task_module=task_module)
     return parser
 
@@ -386,6 +389,8 @@ def parse_result(stdout: str) -> dict:
 def main_for(task_module, framework: Optional[str] = None):
     """The main() of a script: parse argv (default sys.argv[1:]) and run."""
     def main(argv: Optional[List[str]] = None) -> dict:
-        return run(parse_args(task_module, sys.argv[1:] if argv is None else argv, framework))
+        args = parse_args(task_module, sys.argv[1:] if argv is None else argv, framework)
+        quiet_startup(args.verbose)
+        return run(args)
 
     return main

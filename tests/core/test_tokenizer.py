@@ -699,3 +699,17 @@ def _ours_and_fast_reference_for_pad():
     ours = DebertaTokenizer()
     ref = transformers.DebertaTokenizerFast(os.path.join(ASSETS_DIR, "vocab.json"), os.path.join(ASSETS_DIR, "merges.txt"))
     return ours, ref
+
+
+def test_save_pretrained_is_all_or_nothing(tmp_path, monkeypatch):
+    """A save that fails part way leaves the folder as it was (files are staged, then moved in)."""
+    DebertaTokenizer().save_pretrained(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def fail(self):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(DebertaTokenizer, "_clean_json", fail)  # tokenizer.json is written last
+    with pytest.raises(RuntimeError, match="disk full"):
+        DebertaTokenizer(model_max_length=77).save_pretrained(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
