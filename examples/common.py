@@ -21,13 +21,11 @@ import json
 import math
 import os
 import random
-import sys
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from deberta_core import DebertaConfig, DebertaTokenizer
-from deberta_core.console import quiet_startup
 from deberta_core.files import CONFIG_NAME, atomic_write, scan_folder
 from deberta_core.presets import PRESETS, preset_config
 
@@ -207,17 +205,6 @@ def validate_args(args: argparse.Namespace) -> None:
     args.task_module.validate_args(args)
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Build the task's data and hand it to the runner of args.framework; returns the metrics."""
-    tokenizer = load_tokenizer(args)
-    task = args.task_module.build_task(args, tokenizer)
-    if args.framework == "torch":
-        from . import runner_torch as runner
-    else:
-        from . import runner_keras as runner
-    return runner.run(task, args, tokenizer)
-
-
 # ------------------------------------------------------------------------------------------------------ data
 def read_rows(path: str, limit: Optional[int] = None) -> List[dict]:
     """Rows of a .jsonl / .json-lines or .csv file as dicts (the first ``limit`` rows when given)."""
@@ -386,11 +373,3 @@ def parse_result(stdout: str) -> dict:
     return json.loads(lines[0][len(RESULT_PREFIX):])
 
 
-def main_for(task_module, framework: Optional[str] = None):
-    """The main() of a script: parse argv (default sys.argv[1:]) and run."""
-    def main(argv: Optional[List[str]] = None) -> dict:
-        args = parse_args(task_module, sys.argv[1:] if argv is None else argv, framework)
-        quiet_startup(args.verbose)
-        return run(args)
-
-    return main

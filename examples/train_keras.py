@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import sys
 
-from . import common
+from . import entry
 from .tasks import seqcls
 
-main = common.main_for(seqcls, "keras")
+main = entry.main_for(seqcls, "keras")
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import sys
 
-from . import common
+from . import entry
 from .tasks import qa
 
-main = common.main_for(qa)
+main = entry.main_for(qa)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

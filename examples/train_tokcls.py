@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import sys
 
-from . import common
+from . import entry
 from .tasks import tokcls
 
-main = common.main_for(tokcls)
+main = entry.main_for(tokcls)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import sys
 
-from . import common
+from . import entry
 from .tasks import seqcls
 
-main = common.main_for(seqcls, "torch")
+main = entry.main_for(seqcls, "torch")
 
 if __name__ == "__main__":
     main(sys.argv[1:])
