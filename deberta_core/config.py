@@ -8,6 +8,7 @@ and written back unchanged.
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 import json
 import os
@@ -133,6 +134,11 @@ class DebertaConfig:
         self.pos_att_type = _parse_pos_att_type(self.pos_att_type)
         self.embedding_size = self.hidden_size if self.embedding_size is None else self.embedding_size
         self.pooler_hidden_size = self.hidden_size if self.pooler_hidden_size is None else self.pooler_hidden_size
+        if self.architectures is not None and (
+                not isinstance(self.architectures, (list, tuple))
+                or not all(isinstance(name, str) for name in self.architectures)):
+            raise ValueError(f"architectures must be a list of class names (e.g. [\"DebertaForMaskedLM\"]), "
+                             f"got {self.architectures!r}")
         self.architectures = list(self.architectures) if self.architectures is not None else None
         self._set_labels(*(kwargs.pop(name, None) for name in LABEL_FIELDS))
         # Keys we do not model (transformers_version, dtype, task_specific_params, ...): kept verbatim.
@@ -142,6 +148,10 @@ class DebertaConfig:
 
     # ------------------------------------------------------------------ labels
     def _set_labels(self, num_labels, id2label, label2id) -> None:
+        for name, value in (("id2label", id2label), ("label2id", label2id)):
+            if value is not None and not isinstance(value, Mapping):
+                example = '{0: "negative", 1: "positive"}' if name == "id2label" else '{"negative": 0, "positive": 1}'
+                raise ValueError(f"{name} must be a dict (e.g. {example}), got {type(value).__name__} {value!r}")
         if id2label is not None:
             id2label = {int(k): str(v) for k, v in dict(id2label).items()}
             if num_labels is not None and int(num_labels) != len(id2label):
@@ -342,6 +352,8 @@ class DebertaConfig:
         ``token`` and ``local_files_only`` are passed to the hub resolver.
         """
         path = os.fspath(path_or_id)
+        check_keywords([k for k in kwargs if k not in HUB_KWARGS], override_keywords(_json_keys(path)),
+                       f"{cls.__name__}.from_pretrained()")
         if os.path.isfile(path):
             return cls.from_json_file(path, **kwargs)
         hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
@@ -369,13 +381,47 @@ class DebertaConfig:
         return type(self).from_dict(self.to_dict(), **overrides)
 
 
+def check_keywords(given: Iterable[str], accepted: Iterable[str], where: str) -> None:
+    """Refuse keyword arguments that ``where`` does not take (a misspelt ``num_label=5`` must not be dropped
+    silently): TypeError naming each unknown one, the closest accepted name, and every accepted name."""
+    accepted = sorted(set(accepted))
+    unknown = [name for name in given if name not in accepted]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(
+        f"{where} got unexpected keyword argument{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+        f"it accepts {', '.join(accepted)}"
+    )
+
+
+def override_keywords(config_keys: Iterable[str] = ()) -> List[str]:
+    """The keyword arguments that override a config: its declared fields and the extra keys the loaded config
+    already holds (the reference lets from_pretrained override any attribute of the config)."""
+    return [*FIELDS, *config_keys]
+
+
 def resolve_pretrained(
-    path_or_id: Union[str, os.PathLike], config: Optional[DebertaConfig] = None, **kwargs: Any
+    path_or_id: Union[str, os.PathLike], config: Optional[DebertaConfig] = None, *, caller: Any = None,
+    **kwargs: Any
 ) -> Tuple[CheckpointFiles, DebertaConfig]:
     """What both twins' ``from_pretrained`` do first: resolve the folder (or hub id: ``HUB_KWARGS`` go to the
     resolver) and the config, from its config.json unless ``config`` is given; the other keyword arguments
-    override config fields (``num_labels=3``)."""
+    override config fields (``num_labels=3``). A keyword that is neither a config field (nor a key of the loaded
+    config) nor an option is a TypeError naming the closest valid one; ``caller`` (the from_pretrained method)
+    names the options in that message."""
     hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+    options = [] if caller is None else [n for n, p in inspect.signature(caller).parameters.items()
+                                         if p.kind == p.KEYWORD_ONLY]
+    owner = getattr(getattr(caller, "__self__", None), "__name__", None)  # the class of a bound classmethod
+    where = f"{owner}.from_pretrained()" if owner else "from_pretrained()"
+    if config is None:
+        check_keywords(kwargs, [*options, *HUB_KWARGS, *override_keywords(_json_keys(path_or_id))], where)
+    else:
+        check_keywords(kwargs, [*options, *HUB_KWARGS, *override_keywords(config.to_dict())], where)
     files = resolve_checkpoint(os.fspath(path_or_id), **hub_kwargs)
     if config is None:
         if files.config is None:
@@ -384,6 +430,20 @@ def resolve_pretrained(
     elif kwargs:
         config = config.copy(**kwargs)
     return files, config
+
+
+def _json_keys(path_or_folder: Union[str, os.PathLike]) -> List[str]:
+    """The top-level keys of a local config.json (or of the one in a local folder); none for a hub id or a file
+    that cannot be read (loading it reports that)."""
+    path = os.fspath(path_or_folder)
+    if os.path.isdir(path):
+        path = os.path.join(path, CONFIG_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    return list(data) if isinstance(data, dict) else []
 
 
 # help(DebertaConfig) and IDEs show every field with its default, from the same tables.

@@ -26,6 +26,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests that need the reference's TF classes run them in a subprocess with their own environment.
 os.environ.setdefault("USE_TF", "0")
 
+# ---------------------------------------------------------------------------------------------------- hypothesis
+# Property tests: "ci" (the default, what make test runs) is derandomized, so a run is reproducible and a failure
+# is the same failure on every machine; "long" (HYPOTHESIS_PROFILE=long) explores with fresh random draws and
+# PROPERTY_LONG_FACTOR times the examples, for a local search before a release. A test whose examples are costly
+# sets its own count with ``property_examples(n)``, which scales the same way.
+PROPERTY_LONG_FACTOR = 20
+_PROPERTY_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+try:
+    from hypothesis import HealthCheck, settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    _hypothesis_settings.register_profile("long", max_examples=60 * PROPERTY_LONG_FACTOR, deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    _hypothesis_settings.load_profile(_PROPERTY_PROFILE)
+except ImportError:  # hypothesis is in [dev]; without it only the property tests fail to import
+    pass
+
+
+def property_examples(n: int) -> int:
+    """``n`` examples under the "ci" profile, ``n * PROPERTY_LONG_FACTOR`` under "long"."""
+    return n * PROPERTY_LONG_FACTOR if _PROPERTY_PROFILE == "long" else n
+
+
 # ---------------------------------------------------------------------------------------------------- tolerances
 # ATOL_FP32 (imported above): same fp32 math, different kernels (SDPA / oneDNN / fused LayerNorm, gather order).
 # GRAD_ATOL_FP32: gradients accumulate over more operations (and over the MLM vocabulary).
@@ -99,6 +123,63 @@ def load_npz(path) -> Dict[str, np.ndarray]:
 def split_npz(data) -> tuple:
     """(inputs, labels) of an expected*.npz."""
     return ({k: data[k] for k in INPUT_NAMES if k in data}, {k: data[k] for k in LABEL_NAMES if k in data})
+
+
+# ---------------------------------------------------------------------------------------------------- interrupted writes
+def folder_bytes(folder: pathlib.Path) -> Dict[str, object]:
+    """Every entry of ``folder`` (hidden ones too) -> its bytes ("folder" for a folder), to prove a failed write
+    changed nothing."""
+    return {p.name: p.read_bytes() if p.is_file() else "folder" for p in sorted(folder.iterdir())}
+
+
+def fail_after_first_write(monkeypatch, writer_class, error: BaseException) -> List[str]:
+    """Make ``writer_class.write`` write one tensor, then raise ``error`` (a full disk, Ctrl-C) on the next call;
+    returns the list of names written (to prove the failure came mid-write)."""
+    real_write, written = writer_class.write, []
+
+    def write_one_then_fail(self, name, array):
+        if written:
+            raise error
+        written.append(name)
+        real_write(self, name, array)
+
+    monkeypatch.setattr(writer_class, "write", write_one_then_fail)
+    return written
+
+
+_PAUSE_AFTER = """
+import functools, sys, time
+def pause_after(owner, name):
+    real = getattr(owner, name)
+    @functools.wraps(real)
+    def write_then_pause(*args, **kwargs):
+        result = real(*args, **kwargs)
+        print("writing", flush=True)
+        time.sleep(120)
+        return result
+    setattr(owner, name, write_then_pause)
+"""
+
+
+def kill_mid_write(body: str) -> None:
+    """Run ``body`` in a fresh Python process (tests/ importable, ``pause_after(owner, "method")`` defined: the
+    method does its work, then the process waits) and SIGKILL it as soon as the first patched write is done."""
+    import signal
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSE_AFTER + body], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "writing", "the script ended before its first write"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 # ---------------------------------------------------------------------------------------------------- fixtures

@@ -143,6 +143,9 @@ CONFIG_ERRORS = [
     ({"max_relative_positions": 1.5}, "max_relative_positions must be an integer"),
     ({"talking_head": True}, "talking_head=True"),
     ({"legacy": "no"}, "legacy must be true, false or unset"),
+    ({"id2label": ["negative", "positive"]}, "id2label must be a dict"),
+    ({"label2id": ["negative"]}, "label2id must be a dict"),
+    ({"architectures": "DebertaForMaskedLM"}, "architectures must be a list of class names"),
 ]
 
 
@@ -200,3 +203,13 @@ def test_each_default_is_written_once_and_the_signature_shows_it():
                                                             num_attention_heads=4)
     with pytest.raises(TypeError, match="multiple values for argument 'vocab_size'"):
         DebertaConfig(1000, vocab_size=10)
+
+
+@pytest.mark.bad_input("DebertaConfig.from_pretrained(folder, hiden_size=64): a misspelt keyword argument",
+                       TypeError, "unexpected keyword argument 'hiden_size' (did you mean 'hidden_size'?)")
+def test_misspelt_override_is_refused(tmp_path, expect_bad_input):
+    DebertaConfig(hidden_size=64, num_attention_heads=4).save_pretrained(tmp_path)
+    with expect_bad_input():
+        DebertaConfig.from_pretrained(tmp_path, hiden_size=64)
+    assert DebertaConfig.from_pretrained(tmp_path, hidden_size=128).hidden_size == 128
+    assert DebertaConfig.from_pretrained(tmp_path / "config.json", layer_norm_eps=1e-5).layer_norm_eps == 1e-5

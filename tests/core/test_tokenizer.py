@@ -14,9 +14,10 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import kill_mid_write
 from deberta_core.tokenizer import ASSETS_DIR, BatchEncoding, DebertaTokenizer, DebertaTokenizerFast
 
 transformers = pytest.importorskip("transformers")
@@ -27,8 +28,8 @@ VOCAB = os.path.join(ASSETS_DIR, "vocab.json")
 MERGES = os.path.join(ASSETS_DIR, "merges.txt")
 MODEL_MAX_LENGTH = 512  # our default; the reference loaded from bare files has none, so it is passed to it
 
-# Hypothesis: modest counts keep the whole file well under two minutes on two cores.
-HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Hypothesis: the suite's profile (tests/conftest.py: derandomized "ci", 60 examples, or HYPOTHESIS_PROFILE=long).
+HYPOTHESIS = settings()
 
 with open(CASES_PATH, encoding="utf-8") as _handle:
     CASES = json.load(_handle)["cases"]
@@ -399,6 +400,30 @@ def test_decode_matches_reference(tok, ref_fast):
         tok.decode(np.asarray(enc))
 
 
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda tok: tok.decode([0, 31414, 50265]), id="decode", marks=pytest.mark.bad_input(
+        "decode() of an id outside the vocabulary (>= len(tokenizer))", ValueError,
+        "cannot decode token ids outside the vocabulary [0, 50265): got [50265]")),
+    pytest.param(lambda tok: tok.decode([31414, -100]), id="decode-negative", marks=pytest.mark.bad_input(
+        "decode() of a negative id (a -100 label)", ValueError, "outside the vocabulary [0, 50265): got [-100]")),
+    pytest.param(lambda tok: tok.batch_decode([[31414], [31414, 70000]]), id="batch_decode", marks=pytest.mark.bad_input(
+        "batch_decode() with an id outside the vocabulary", ValueError, "[0, 50265) in row 1: got [70000]")),
+])
+def test_decode_refuses_ids_outside_the_vocabulary(call, tok, expect_bad_input):
+    # The backend drops such ids without a word: the text would silently miss tokens.
+    with expect_bad_input():
+        call(tok)
+
+
+@pytest.mark.parametrize("tensor_type", ["np", "pt", "tf"])
+def test_an_empty_batch_keeps_its_batch_axis(tensor_type, tok):
+    out = tok([], return_tensors=tensor_type, return_offsets_mapping=True)
+    shapes = {key: tuple(value.shape) for key, value in out.items()}
+    assert shapes == {"input_ids": (0, 0), "token_type_ids": (0, 0), "attention_mask": (0, 0),
+                      "offset_mapping": (0, 0, 2)}
+    assert tuple(tok.pad({"input_ids": []}, return_tensors=tensor_type)["input_ids"].shape) == (0, 0)
+
+
 def test_decode_accepts_framework_tensors(tok):
     torch = pytest.importorskip("torch")
     ids = tok("Hello world", return_tensors="pt")["input_ids"]
@@ -712,4 +737,27 @@ def test_save_pretrained_is_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(DebertaTokenizer, "_clean_json", fail)  # tokenizer.json is written last
     with pytest.raises(RuntimeError, match="disk full"):
         DebertaTokenizer(model_max_length=77).save_pretrained(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DebertaTokenizer, "_clean_json", interrupt)  # Ctrl-C while saving into a new folder
+    with pytest.raises(KeyboardInterrupt):
+        DebertaTokenizer().save_pretrained(tmp_path / "new" / "tok")
+    assert not (tmp_path / "new" / "tok").exists() and list((tmp_path / "new").iterdir()) == []
+
+
+def test_killed_save_leaves_the_old_files_and_no_temporaries_after_the_next_save(tmp_path):
+    """SIGKILL of a process in the middle of a tokenizer save_pretrained over an existing one."""
+    DebertaTokenizer().save_pretrained(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    kill_mid_write(
+        "from deberta_core.tokenizer import DebertaTokenizer\n"
+        "pause_after(DebertaTokenizer, '_stage_vocabulary')\n"
+        f"DebertaTokenizer(model_max_length=77).save_pretrained({str(tmp_path)!r})\n"
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if not p.name.startswith(".")} == before
+    assert any(p.name.startswith(".deberta-staging-") for p in tmp_path.iterdir())  # left by the killed save
+    DebertaTokenizer().save_pretrained(tmp_path)  # the next save cleans up
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
