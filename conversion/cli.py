@@ -15,6 +15,8 @@ import sys
 import textwrap
 from typing import Callable, Dict, Optional, Sequence
 
+from deberta_core.console import quiet_startup
+
 EXIT_OK = 0
 EXIT_PARITY_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -30,11 +32,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 
 
 def _prepare_tensorflow_env() -> None:
-    """Settings that only take effect before TensorFlow is imported (the CLI owns its process)."""
+    """Settings that only take effect before TensorFlow is imported (the CLI owns its process; its log level is
+    main's quiet_startup)."""
     if "tensorflow" not in sys.modules:
         # oneDNN custom ops reorder fp32 reductions; the parity check wants the plain kernels.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # ---------------------------------------------------------------------------------------------------- parsers
@@ -87,7 +89,8 @@ def _convert_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("--force", action="store_true", help="replace files that already exist in DST")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors and the verdict")
-    out.add_argument("-v", "--verbose", action="store_true", help="list every compared output in the report")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="list every compared output in the report; show TensorFlow's own log lines")
     return parser
 
 
@@ -166,7 +169,8 @@ def _check_parser() -> argparse.ArgumentParser:
                        help="max |a - b| of the final weights (conversion.training.TRAIN_WEIGHT_ATOL)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every compared output")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="list every compared output; show TensorFlow's own log lines")
     return parser
 
 
@@ -365,6 +369,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] in COMMANDS:
         command = argv.pop(0)
     args = PARSERS[command]().parse_args(argv)  # usage errors exit with 2 (argparse's own code)
+    quiet_startup(verbose=getattr(args, "verbose", False))
     try:
         return HANDLERS[command](args)
     except KeyboardInterrupt:

@@ -76,6 +76,7 @@ class DebertaEncoder(keras.layers.Layer):
             self.rel_embeddings_shape = (2 * config.max_relative_span, config.hidden_size)
             self.rel_embeddings_initializer = initializer(config)
         self.gradient_checkpointing = False
+        self.checkpoint_every_n_layers = 1
 
     def build(self, input_shape=None) -> None:
         if self.relative_attention:
@@ -116,8 +117,8 @@ class DebertaEncoder(keras.layers.Layer):
         rel_embeddings = self.get_rel_embedding()
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        for layer_module in self.layer:
-            if self.gradient_checkpointing and training:
+        for index, layer_module in enumerate(self.layer):
+            if self.gradient_checkpointing and training and index % self.checkpoint_every_n_layers == 0:
                 hidden_states, attention_probs = checkpoint(
                     functools.partial(call_layer, layer_module, training=training),
                     hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions,

@@ -72,9 +72,13 @@ def canonical_name(model, variable) -> str:
 
 
 def model_variables(model) -> Dict[str, object]:
-    """Canonical name -> variable for every variable of ``model`` (built)."""
+    """Canonical name -> variable for every checkpoint variable of ``model`` (built). LoRA factors are not
+    checkpoint weights: model_weights merges them into their kernel."""
+    factors = {id(v) for layer in model.lora_layers() for v in (layer.lora_kernel_a, layer.lora_kernel_b)}
     out: Dict[str, object] = {}
     for variable in model.weights:
+        if id(variable) in factors:
+            continue
         name = canonical_name(model, variable)
         if name in out:
             raise RuntimeError(f"two variables of {model.name!r} map to the canonical name {name!r}")
@@ -119,8 +123,21 @@ def load_weights(model, weights: Mapping[str, Any], family: str, ignore_mismatch
 
 
 def model_weights(model) -> Dict[str, np.ndarray]:
-    """The model's weights as canonical Keras name -> array (as stored)."""
-    return {name: np.asarray(variable.numpy()) for name, variable in model_variables(model).items()}
+    """The model's weights as canonical Keras name -> array (float32 as stored); a LoRA-adapted kernel is given
+    merged, ``kernel + lora_alpha / rank * A @ B`` (what Keras' Dense saves too)."""
+    deltas = {f"{layer.path}/kernel": lora_delta(layer) for layer in model.lora_layers()}
+    out = {}
+    for name, variable in model_variables(model).items():
+        array = np.asarray(variable.numpy())
+        out[name] = array + deltas[variable.path].astype(array.dtype) if variable.path in deltas else array
+    return out
+
+
+def lora_delta(layer) -> np.ndarray:
+    """What a LoRA-enabled Dense adds to its kernel, in float32."""
+    a = np.asarray(layer.lora_kernel_a.numpy(), dtype=np.float32)
+    b = np.asarray(layer.lora_kernel_b.numpy(), dtype=np.float32)
+    return np.float32(layer.lora_alpha / layer.lora_rank) * (a @ b)
 
 
 def save_weights(model, folder: str) -> str:

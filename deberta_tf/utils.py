@@ -263,3 +263,15 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, ignore_index=IGNORE_INDE
 
 def mse_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(tf.cast(predictions, tf.float32) - tf.cast(targets, tf.float32)))
+
+
+def restart_lora_factors_after_load(layer) -> None:
+    """Keras' ``Dense.load_own_variables`` loads the merged kernel and zeroes both LoRA factors, where neither gets
+    a gradient again; after it, draw A afresh (B stays zero, so the outputs are those saved), as enable_lora does."""
+    load_own_variables = layer.load_own_variables
+
+    def load_then_restart(store):
+        load_own_variables(store)
+        layer.lora_kernel_a.assign(keras.initializers.HeUniform()(layer.lora_kernel_a.shape))
+
+    layer.load_own_variables = load_then_restart

@@ -9,7 +9,7 @@ The same functions, in the same order, as deberta_tf/io.py: ``read_weights`` -> 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -157,13 +157,18 @@ def model_weights(model: torch.nn.Module) -> Dict[str, np.ndarray]:
     return {name: value.detach().cpu().contiguous().numpy() for name, value in model.state_dict().items()}
 
 
-def save_weights(model: torch.nn.Module, folder: str, safe_serialization: bool = True) -> str:
-    """Write the model's weights as model.safetensors (default) or pytorch_model.bin, atomically. (torch's own
-    safetensors writer: it keeps dtypes NumPy has no type for, such as bfloat16.)"""
+def save_weights(
+    model: torch.nn.Module, folder: str, safe_serialization: bool = True,
+    state_dict: Optional[Mapping[str, torch.Tensor]] = None,
+) -> str:
+    """Write the model's weights (or ``state_dict``, the same keys, as transformers.Trainer passes it) as
+    model.safetensors (default) or pytorch_model.bin, atomically. (torch's own safetensors writer: it keeps
+    dtypes NumPy has no type for, such as bfloat16.)"""
     from safetensors.torch import save_file
 
     os.makedirs(folder, exist_ok=True)
-    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    state_dict = model.state_dict() if state_dict is None else state_dict
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in state_dict.items()}
     path = os.path.join(folder, SAFE_WEIGHTS_NAME if safe_serialization else WEIGHTS_NAME)
     with atomic_write(path) as tmp:
         if safe_serialization:

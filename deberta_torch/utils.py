@@ -5,9 +5,11 @@ and torch has built in)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.utils.checkpoint
 from torch.nn import functional as F
 
 from deberta_core import DebertaConfig, ModelOutput
@@ -104,3 +106,16 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index=IGNOR
 
 def mse_loss(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(predictions.float(), targets.float())
+
+
+def checkpoint(function, *args, offload: bool = False, **kwargs):
+    """``torch.utils.checkpoint.checkpoint(function, *args, **kwargs)`` (the twin of deberta_tf.utils.checkpoint);
+    with ``offload`` what the recompute needs is kept in pinned host memory when the model runs on an
+    accelerator (on the CPU it stays where it is)."""
+    device = next((a.device for a in args if isinstance(a, torch.Tensor)), torch.device("cpu"))
+    if offload and device.type != "cpu":
+        saved = torch.autograd.graph.save_on_cpu(pin_memory=True, device_type=device.type)
+    else:
+        saved = contextlib.nullcontext()
+    with saved:
+        return torch.utils.checkpoint.checkpoint(function, *args, **kwargs)

@@ -1,4 +1,4 @@
-"""Shared by the twins' tests of the MLM data adapters (tests/torch/test_mlm_torch.py, tests/tf/test_mlm_tf.py)."""
+"""Shared by the twins' tests of the MLM data adapters (tests/torch/test_torch_mlm.py, tests/tf/test_tf_mlm.py)."""
 
 from __future__ import annotations
 

@@ -88,12 +88,27 @@ ONE_SIDED: List[OneSided] = [
              "pytorch_model.bin is a torch pickle: only the torch twin can read it (same reader interface)"),
     OneSided("io.py", "keras", ("BASE_PREFIX", "canonical_name", "model_variables"),
              "Keras variables carry paths that are mapped to canonical names; a torch state_dict() already has them"),
+    OneSided("io.py", "keras", ("lora_delta",),
+             "Keras' own Dense LoRA (enable_lora) keeps the factors beside the kernel; checkpoints hold the merged "
+             "kernel. torch LoRA is PEFT's, merged by PEFT (merge_and_unload) before saving"),
     OneSided("mlm.py", "torch", ("MLMDataset",),
              "a torch DataLoader takes an IterableDataset subclass; tf.data builds the dataset from a generator"),
     OneSided("modeling.py", "torch", ("DebertaPreTrainedModel.post_init", "DebertaPreTrainedModel._init_weights",
                                        "DebertaPreTrainedModel.set_input_embeddings"),
              "torch initialises every module after construction and swaps the embedding module to resize it; Keras "
              "layers take initializers and resize the table in place (utils.Embedding.resize)"),
+    OneSided("modeling.py", "torch", tuple("DebertaPreTrainedModel." + name for name in (
+        "main_input_name", "supports_gradient_checkpointing", "_keys_to_ignore_on_save",
+        "__init__.self._input_require_grads_hook", "__init__.self._checkpointing_needs_input_grads",
+        "enable_input_require_grads", "disable_input_require_grads", "estimate_tokens", "floating_point_ops",
+        "activation_checkpointing_enable", "activation_checkpointing_disable")),
+             "what transformers.Trainer, accelerate and PEFT read off or call on a torch model; Keras tools have "
+             "no such protocol"),
+    OneSided("modeling.py", "keras", ("LORA_TARGETS", "DEFAULT_LORA_TARGETS", "LoraSettings",
+                                       "DebertaPreTrainedModel.__init__.self.lora_settings",
+                                       "DebertaPreTrainedModel.enable_lora", "DebertaPreTrainedModel.lora_layers"),
+             "LoRA through Keras 3's own Dense.enable_lora (the keras-hub API); torch users adapt with PEFT, which "
+             "wraps the model from outside"),
     OneSided("modeling.py", "keras", _KERAS_MODEL_HOOKS,
              "Keras building, compile()/fit() hooks, serialisation (.keras) and SavedModel export: Keras API with "
              "no torch counterpart"),
@@ -147,12 +162,15 @@ ALLOWED: List[Allowed] = [
     Allowed("encoder.py", (),
             ("# torch's ``self.output`` (see DebertaAttention.output); the reference TF twin's attribute name.",),
             "explains the bert_output attribute name (WORDS maps it)"),
-    Allowed("encoder.py", (),
-            ("self.rel_embeddings_shape =", "self.rel_embeddings_initializer =", "self.gradient_checkpointing =",
-             "if", "# The reference's name: a variable of the encoder, not an Embedding layer."),
+    Allowed("encoder.py", ("self.rel_embeddings =",), ("self.rel_embeddings_shape =", "self.rel_embeddings_initializer ="),
             "rel_embeddings: an nn.Embedding in torch (its weight is the checkpoint's), a bare variable created in "
-            "build() in Keras (the reference h5 stores it so)"),
-    Allowed("encoder.py", ("self.gradient_checkpointing =",), (), "(the other half of the entry above)"),
+            "build() in Keras (the reference h5 stores it so; next entry)"),
+    Allowed("encoder.py",
+            ("# torch.utils.checkpoint options (set by the model's gradient_checkpointing_enable).",
+             "self.checkpoint_kwargs =", "self.checkpoint_offload ="),
+            ("if", "# The reference's name: a variable of the encoder, not an Embedding layer.", "self.rel_embeddings ="),
+            "torch: torch.utils.checkpoint's options (use_reentrant, ...) and host offload on accelerators, which "
+            "Keras' recompute_grad has no counterpart for; Keras: build() creates rel_embeddings (previous entry)"),
     # ---- heads.py
     Allowed("heads.py", (), ("self.vocab_size =",),
             "the MLM bias: an nn.Parameter sized in __init__ in torch, a Keras weight sized in build()"),
@@ -165,9 +183,12 @@ ALLOWED: List[Allowed] = [
     Allowed("io.py", ("call model.load_state_dict",),
             ("variables =", "for (name, array)", "call variables[name].assign"),
             "torch loads a state dict in one call; Keras assigns variable by variable"),
-    Allowed("io.py", ("def save_weights(model, folder, safe_serialization)",), ("def save_weights(model, folder)",),
-            "the reference torch API saves safetensors or pytorch_model.bin; the TF one writes tf_model.h5 only"),
-    Allowed("io.py", ("state =", "path =", "with", "if", "call save_file", "else", "call torch.save"), (),
+    Allowed("io.py", (), ("deltas =", "out =", "for (name, variable)", "array =", "out[name] ="),
+            "model_weights: Keras gives a LoRA-adapted kernel merged (lora_delta); torch's state_dict() is the checkpoint"),
+    Allowed("io.py", ("def save_weights(model, folder, safe_serialization, state_dict)",), ("def save_weights(model, folder)",),
+            "the reference torch API saves safetensors or pytorch_model.bin, and a given state_dict (transformers' "
+            "Trainer passes one); the TF one writes tf_model.h5 only"),
+    Allowed("io.py", ("state_dict =", "state =", "path =", "with", "if", "call save_file", "else", "call torch.save"), (),
             "torch writes with torch's own writers (they keep dtypes NumPy lacks, such as bfloat16); Keras through "
             "the core's write_tf_h5, in the return line"),
     # ---- mlm.py
@@ -185,12 +206,31 @@ ALLOWED: List[Allowed] = [
             ("new =", "call self._init_weights", "keep =", "with", "new.weight[:keep] =",
              "call self.set_input_embeddings"),
             ("call embeddings.resize",), "... Keras resizes the table in place (utils.Embedding.resize)"),
-    Allowed("modeling.py", (), ("variables =",), "num_parameters: Keras counts its (built) variables"),
     Allowed("modeling.py", ("model =", "call model.eval", "if"), (),
             "from_pretrained: torch_dtype casts after loading and torch returns eval mode (Keras: dtype policy at "
             "construction, training= per call)"),
-    Allowed("modeling.py", ("def save_pretrained(save_directory, safe_serialization)",),
-            ("def save_pretrained(save_directory)",), "see io.save_weights"),
+    Allowed("modeling.py",
+            ("def gradient_checkpointing_enable(gradient_checkpointing_kwargs, every_n_layers, offload)",),
+            ("def gradient_checkpointing_enable(every_n_layers)",),
+            "torch.utils.checkpoint takes options (use_reentrant, ...) and can offload to the host; Keras' "
+            "recompute_grad takes none"),
+    Allowed("modeling.py", ("kwargs =",), (), "(the torch checkpoint options, above)"),
+    Allowed("modeling.py",
+            ("encoder.checkpoint_kwargs =", "encoder.checkpoint_offload =", "if", "call self.enable_input_require_grads",
+             "self._checkpointing_needs_input_grads ="), (),
+            "torch: the options reach the encoder; reentrant checkpointing needs the embeddings' output to require "
+            "grad or adapters behind frozen embeddings get none (PEFT)"),
+    Allowed("modeling.py",
+            ("if", "# the hook it added, not one the user asked for", "call self.disable_input_require_grads",
+             "self._checkpointing_needs_input_grads ="), (), "(undone by gradient_checkpointing_disable)"),
+    Allowed("modeling.py", ("embedding_weights =",), ("variables =", "if", "encoder =", "tables =", "tables =", "variables ="),
+            "num_parameters: torch finds the nn.Embedding weights among its parameters; Keras counts its built "
+            "variables, rel_embeddings being a bare variable of the encoder"),
+    Allowed("modeling.py", ("def save_pretrained(save_directory, safe_serialization, state_dict, is_main_process)",),
+            ("def save_pretrained(save_directory)",),
+            "see io.save_weights; transformers.Trainer and accelerate pass state_dict / is_main_process"),
+    Allowed("modeling.py", ("if", "(own, given) =", "if", "raise", "if", "return"), (),
+            "(the given state_dict must hold this model's keys; other ranks write nothing)"),
     Allowed("modeling.py", ("device =",), (), "torch creates the default mask on the inputs' device"),
 ]
 

@@ -6,7 +6,6 @@ Models are tiny and built once per twin and head (``Twin.model``); batches are 2
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 
 import deberta_tf
 import deberta_torch
-from conftest import ATOL_FP32, make_config
+from conftest import ATOL_FP32, make_config, property_examples
 
 B, S = 2, 5
 # A tiny config with absolute positions (so position_ids and the length limit matter), 2 token types, 3 labels.
@@ -388,9 +387,8 @@ def test_all_ignored_labels_give_zero_loss_and_zero_gradient_in_both_twins(case)
 
 
 # ---------------------------------------------------------------------------------------------------- padding
-# Hypothesis: a fixed seed and few examples by default (CI); DEBERTA_HYPOTHESIS_EXAMPLES=200 for a longer local run.
-PROPERTY = settings(max_examples=int(os.environ.get("DEBERTA_HYPOTHESIS_EXAMPLES", "6")), deadline=None,
-                    derandomize=True, database=None)
+# The conftest profiles: "ci" derandomized (this count), HYPOTHESIS_PROFILE=long for a longer local search.
+PROPERTY = settings(max_examples=property_examples(6))
 
 
 def padded_outputs(twin: str, ids: np.ndarray, lengths, width: int) -> List[np.ndarray]:
