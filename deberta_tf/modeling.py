@@ -18,7 +18,7 @@ from deberta_core.weight_plan import config_for_weights
 from . import io
 from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
-from .utils import Embedding, restart_lora_factors_after_load, shape_list, unpack_inputs
+from .utils import Embedding, restart_lora_factors_after_load, shape_list, unpack_inputs, validate_inputs
 
 logger = logging.getLogger("deberta_tf")
 
@@ -119,7 +119,6 @@ class TFDebertaPreTrainedModel(keras.Model):
             return embeddings
         embeddings.resize(new_num_tokens)
         self._resize_output_bias(new_num_tokens)
-        self.get_base_model().embeddings.vocab_size = new_num_tokens
         self.config.vocab_size = new_num_tokens
         return embeddings
 
@@ -409,18 +408,9 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("pass either input_ids or inputs_embeds, not both")
-        if input_ids is not None:
-            if input_ids.shape.rank != 2:
-                raise ValueError(f"input_ids must be [batch, sequence], got shape {tuple(input_ids.shape)}")
-            input_shape = shape_list(input_ids)
-        elif inputs_embeds is not None:
-            if inputs_embeds.shape.rank != 3:
-                raise ValueError(f"inputs_embeds must be [batch, sequence, embedding], got shape {tuple(inputs_embeds.shape)}")
-            input_shape = shape_list(inputs_embeds)[:2]
-        else:
-            raise ValueError("pass input_ids or inputs_embeds")
+        input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = validate_inputs(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
+        input_shape = shape_list(input_ids if input_ids is not None else inputs_embeds)[:2]
         if attention_mask is None:
             attention_mask = tf.ones(input_shape, dtype=tf.int32)
 

@@ -18,7 +18,7 @@ from . import io
 from .attention import DisentangledSelfAttention
 from .embeddings import DebertaEmbeddings, DebertaLayerNorm
 from .encoder import DebertaEncoder
-from .utils import register_model_output_pytree
+from .utils import register_model_output_pytree, validate_inputs
 
 logger = logging.getLogger("deberta_torch")
 
@@ -288,20 +288,10 @@ class DebertaModel(DebertaPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("pass either input_ids or inputs_embeds, not both")
-        if input_ids is not None:
-            if input_ids.dim() != 2:
-                raise ValueError(f"input_ids must be [batch, sequence], got shape {tuple(input_ids.shape)}")
-            input_shape = input_ids.shape
-            device = input_ids.device
-        elif inputs_embeds is not None:
-            if inputs_embeds.dim() != 3:
-                raise ValueError(f"inputs_embeds must be [batch, sequence, embedding], got shape {tuple(inputs_embeds.shape)}")
-            input_shape = inputs_embeds.shape[:2]
-            device = inputs_embeds.device
-        else:
-            raise ValueError("pass input_ids or inputs_embeds")
+        input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = validate_inputs(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
+        input_shape = (input_ids if input_ids is not None else inputs_embeds).shape[:2]
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
             attention_mask = torch.ones(input_shape, dtype=torch.long, device=device)
 

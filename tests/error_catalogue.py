@@ -23,6 +23,7 @@ AREAS = {  # tests/<folder> -> section title, in this order
     "core": "Configuration, tokenizer and checkpoint files (deberta_core)",
     "torch": "PyTorch models (deberta_torch)",
     "tf": "Keras models (deberta_tf)",
+    "twins": "Model inputs and labels, both twins (deberta_torch and deberta_tf)",
     "conversion": "Conversion and the deberta-convert CLI",
     "e2e": "Training scripts and examples",
     "": "Other",

@@ -211,10 +211,6 @@ ALLOWED: List[Allowed] = [
     # ---- embeddings.py
     Allowed("embeddings.py", (), ("hidden_states =", "(mean, variance) =", "normed ="),
             "DebertaLayerNorm: torch calls F.layer_norm on float32 inputs; Keras has no functional layer norm"),
-    Allowed("embeddings.py", (), ("self.vocab_size =",),
-            "Keras checks ids itself (below) and resizes the table in place; torch's nn.Embedding does both"),
-    Allowed("embeddings.py", (), ("call check_token_ids",),
-            "tf.gather returns zeros for out-of-range ids on GPU, silently; torch raises"),
     # ---- encoder.py
     Allowed("encoder.py", (),
             ("# torch's ``self.output`` (see DebertaAttention.output); the reference TF twin's attribute name.",),
@@ -266,8 +262,6 @@ ALLOWED: List[Allowed] = [
             ("new =", "call self._init_weights", "keep =", "with", "new.weight[:keep] =",
              "call self.set_input_embeddings"),
             ("call embeddings.resize",), "... Keras resizes the table in place (utils.Embedding.resize)"),
-    Allowed("modeling.py", (), ("self.get_base_model().embeddings.vocab_size =",),
-            "Keras' embeddings check ids against their vocabulary size"),
     Allowed("modeling.py", ("model =", "call model.eval", "if"), (),
             "from_pretrained: torch_dtype casts after loading and torch returns eval mode (Keras: dtype policy at "
             "construction, training= per call)"),
