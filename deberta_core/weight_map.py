@@ -77,7 +77,7 @@ DIMENSIONS: Dict[str, Callable[[DebertaConfig], int]] = {
 CONDITIONS: Dict[str, Callable[[DebertaConfig], bool]] = {
     "always": lambda c: True,
     "type_vocab_size > 0": lambda c: c.type_vocab_size > 0,
-    "position_biased_input": lambda c: c.position_biased_input,
+    "position table": lambda c: c.has_position_table,  # position_biased_input or enhanced_mask_decoder
     "embedding_size != hidden_size": lambda c: c.embedding_size != c.hidden_size,
     "relative_attention": lambda c: c.relative_attention,
     "relative_attention and c2p": lambda c: c.relative_attention and "c2p" in c.pos_att_types,
@@ -91,7 +91,7 @@ EMBEDDINGS: Tuple[Row, ...] = (
     Row("embeddings.token_type_embeddings.weight", "deberta/embeddings/token_type_embeddings/embeddings", "identity",
         ("token_types", "embedding"), "type_vocab_size > 0"),
     Row("embeddings.position_embeddings.weight", "deberta/embeddings/position_embeddings/embeddings", "identity",
-        ("positions", "embedding"), "position_biased_input"),
+        ("positions", "embedding"), "position table"),
     Row("embeddings.embed_proj.weight", "deberta/embeddings/embed_proj/kernel", "transpose", ("hidden", "embedding"),
         "embedding_size != hidden_size"),
     Row("embeddings.LayerNorm.weight", "deberta/embeddings/LayerNorm/gamma", "identity", ("hidden",)),
@@ -210,8 +210,8 @@ TORCH_TOLERATED: Tuple[Tolerated, ...] = (
     Tolerated("cls.predictions.decoder.bias", "tied copy of cls.predictions.bias (pytorch_model.bin stores it)",
               ("DebertaForMaskedLM",), tied_to="cls.predictions.bias"),
     Tolerated("{base}embeddings.position_embeddings.weight",
-              "unused when position_biased_input is false (the microsoft/deberta-* hub checkpoints carry it)",
-              unless="position_biased_input"),
+              "unused when position_biased_input and enhanced_mask_decoder are false (the microsoft/deberta-* hub "
+              "checkpoints carry it for the decoder)", unless="position table"),
     Tolerated("{base}embeddings.position_ids", "buffer, not a weight (older checkpoints saved it)"),
 )
 

@@ -371,3 +371,19 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         if not return_dict:
             return encoder_outputs.to_tuple()
         return encoder_outputs
+
+    def enhanced_mask_decoder(
+        self,
+        hidden_states: tf.Tensor,
+        attention_mask: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        training: bool = False,
+    ) -> tf.Tensor:
+        """The enhanced mask decoder (config.enhanced_mask_decoder) on the second-to-last layer's output
+        ``hidden_states`` [b, s, e]: the query stream starts as the raw absolute position embeddings of
+        ``position_ids`` plus hidden_states, then runs through the last layer twice (DebertaEncoder.
+        enhanced_mask_decoder). Returns [b, s, e] for the MaskedLM head."""
+        if attention_mask is None:
+            attention_mask = tf.ones(shape_list(hidden_states)[:2], dtype=tf.int32)
+        query_states = self.embeddings.absolute_positions(hidden_states, position_ids) + hidden_states  # [b, s, e]
+        return self.encoder.enhanced_mask_decoder(hidden_states, query_states, attention_mask, training=training)
