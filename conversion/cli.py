@@ -1,4 +1,4 @@
-"""``deberta-convert``: a thin argparse layer over ``conversion.convert`` and ``conversion.parity``.
+"""``deberta-convert``: a thin argparse layer over ``conversion.convert``, ``.parity``, ``.training`` and ``.inspection``.
 
 Exit codes: 0 success, 1 parity check failed, 2 bad input (unreadable or mismatched checkpoint, bad option,
 output that exists without --force). User errors print one message naming the file, never a traceback.
@@ -13,7 +13,9 @@ import json
 import os
 import sys
 import textwrap
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
+
+from deberta_core.console import quiet_startup
 
 EXIT_OK = 0
 EXIT_PARITY_FAILED = 1
@@ -30,11 +32,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 
 
 def _prepare_tensorflow_env() -> None:
-    """Settings that only take effect before TensorFlow is imported (the CLI owns its process)."""
+    """Settings that only take effect before TensorFlow is imported (the CLI owns its process; its log level is
+    main's quiet_startup)."""
     if "tensorflow" not in sys.modules:
         # oneDNN custom ops reorder fp32 reductions; the parity check wants the plain kernels.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # ---------------------------------------------------------------------------------------------------- parsers
@@ -87,7 +89,8 @@ def _convert_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("--force", action="store_true", help="replace files that already exist in DST")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors and the verdict")
-    out.add_argument("-v", "--verbose", action="store_true", help="list every compared output in the report")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="list every compared output in the report; show TensorFlow's own log lines")
     return parser
 
 
@@ -151,7 +154,7 @@ def _check_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="optimizer of both frameworks")
     train.add_argument("--learning-rate", type=float, default=None,
                        help="learning rate; None means 0.05 for sgd, 1e-3 for adamw ("
-                            "conversion.parity.DEFAULT_LEARNING_RATES)")
+                            "conversion.training.DEFAULT_LEARNING_RATES)")
     train.add_argument("--momentum", type=float, default=0.0, help="sgd momentum")
     train.add_argument("--weight-decay", type=float, default=0.0,
                        help="weight decay (adamw: decoupled, lr*wd*w in both; sgd: only without momentum)")
@@ -161,12 +164,13 @@ def _check_parser() -> argparse.ArgumentParser:
                             "stock keras.optimizers.AdamW(epsilon=...), which differs from torch")
     train.add_argument("--train-batch-size", type=_positive_int, default=2, help="rows per training batch")
     train.add_argument("--train-rtol", type=float, default=1e-4,
-                       help="max relative loss difference per step (conversion.parity.TRAIN_RTOL)")
+                       help="max relative loss difference per step (conversion.training.TRAIN_RTOL)")
     train.add_argument("--weight-atol", type=float, default=1e-4,
-                       help="max |a - b| of the final weights (conversion.parity.TRAIN_WEIGHT_ATOL)")
+                       help="max |a - b| of the final weights (conversion.training.TRAIN_WEIGHT_ATOL)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every compared output")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="list every compared output; show TensorFlow's own log lines")
     return parser
 
 
@@ -248,7 +252,9 @@ def _run_check(args) -> int:
 def _run_check_with_training(args) -> int:
     """The output check, then ``compare_training`` on the same two models (loaded once). JSON:
     ``{"parity": ..., "training": ...}``."""
-    from .parity import OptimizerSpec, compare_models, compare_training, framework_of, load_checkpoint_model
+    from .parity import compare_models
+    from .training import OptimizerSpec, compare_training
+    from .twins import framework_of, load_checkpoint_model
 
     spec = OptimizerSpec(args.optimizer, learning_rate=args.learning_rate, momentum=args.momentum,
                          weight_decay=args.weight_decay, eps=args.adam_epsilon,
@@ -280,7 +286,7 @@ def _run_dump_map(args) -> int:
     from deberta_core import DebertaConfig
     from deberta_core.weight_map import dump
 
-    from .convert import ConversionError, architecture_of
+    from .sources import ConversionError, architecture_of
 
     if args.config is None:
         config = DebertaConfig()
@@ -296,7 +302,7 @@ def _run_dump_map(args) -> int:
 
 
 def _run_inspect(args) -> int:
-    from .convert import inspect_checkpoint
+    from .inspection import inspect_checkpoint
 
     info = inspect_checkpoint(args.path, task=args.task)
     if args.json:
@@ -313,7 +319,7 @@ def _run_inspect(args) -> int:
           f"{cfg['type_vocab_size']}, relative attention {cfg['relative_attention']} {cfg['pos_att_type'] or ''}".rstrip())
     print(f"  parameters:   {info['parameters']:,} in {info['tensors']} tensors"
           + (f" (+ tolerated extras: {', '.join(info['ignored_extras'])})" if info["ignored_extras"] else ""))
-    print(f"  dtypes:       " + ", ".join(f"{d} x{n}" for d, n in info["dtypes"].items()))
+    print("  dtypes:       " + ", ".join(f"{d} x{n}" for d, n in info["dtypes"].items()))
     print(f"  size:         {_size(info['size_bytes'])} on disk")
     return EXIT_OK
 
@@ -363,6 +369,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] in COMMANDS:
         command = argv.pop(0)
     args = PARSERS[command]().parse_args(argv)  # usage errors exit with 2 (argparse's own code)
+    quiet_startup(verbose=getattr(args, "verbose", False))
     try:
         return HANDLERS[command](args)
     except KeyboardInterrupt:

@@ -8,11 +8,12 @@ and written back unchanged.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from .files import CONFIG_NAME, atomic_write
+from .files import CONFIG_NAME, HUB_KWARGS, CheckpointFiles, atomic_write, resolve_checkpoint
 
 # Names accepted for ``hidden_act`` / ``pooler_hidden_act``. Each backend implements exactly this set
 # (deberta_torch/ and deberta_tf/ test that they do), with the reference's definitions:
@@ -69,8 +70,8 @@ MODEL_FIELDS: Dict[str, Any] = {
     "cls_dropout": None,
 }
 
-# Fields of this package the reference does not have, with their defaults: written to config.json only when they
-# differ from the default (a default config.json stays the reference's).
+# Fields of this package the reference does not have (keyword-only), with their defaults: written to config.json
+# only when they differ from the default (a default config.json stays the reference's).
 #   enhanced_mask_decoder: MaskedLM logits from the original pretraining code's Enhanced Mask Decoder (two
 #   query-stream passes of the last layer, see docs/mlm.md).
 OWN_FIELDS: Dict[str, Any] = {
@@ -86,6 +87,11 @@ GENERIC_FIELDS: Dict[str, Any] = {
     "return_dict": True,
     "tie_word_embeddings": True,
 }
+
+# num_labels / id2label / label2id: resolved together (see _set_labels); None means "not given".
+LABEL_FIELDS = ("num_labels", "id2label", "label2id")
+# Every constructor argument, in the order of the reference's signature (positional arguments follow it).
+FIELDS = (*MODEL_FIELDS, *GENERIC_FIELDS, *LABEL_FIELDS)
 
 _INT_POSITIVE = (
     "vocab_size",
@@ -121,85 +127,38 @@ class DebertaConfig:
 
     model_type = "deberta"
 
-    def __init__(
-        self,
-        vocab_size: int = 50265,
-        hidden_size: int = 768,
-        num_hidden_layers: int = 12,
-        num_attention_heads: int = 12,
-        intermediate_size: int = 3072,
-        hidden_act: str = "gelu",
-        hidden_dropout_prob: float = 0.1,
-        attention_probs_dropout_prob: float = 0.1,
-        max_position_embeddings: int = 512,
-        type_vocab_size: int = 0,
-        initializer_range: float = 0.02,
-        layer_norm_eps: float = 1e-7,
-        relative_attention: bool = False,
-        max_relative_positions: int = -1,
-        pad_token_id: int = 0,
-        position_biased_input: bool = True,
-        pos_att_type: Union[None, str, List[str]] = None,
-        pooler_dropout: float = 0.0,
-        pooler_hidden_act: str = "gelu",
-        legacy: Optional[bool] = None,
-        embedding_size: Optional[int] = None,
-        pooler_hidden_size: Optional[int] = None,
-        cls_dropout: Optional[float] = None,
-        enhanced_mask_decoder: bool = False,
-        architectures: Optional[List[str]] = None,
-        problem_type: Optional[str] = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-        return_dict: bool = True,
-        tie_word_embeddings: bool = True,
-        num_labels: Optional[int] = None,
-        id2label: Optional[Mapping[Any, str]] = None,
-        label2id: Optional[Mapping[str, Any]] = None,
-        **kwargs: Any,
-    ) -> None:
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.hidden_act = hidden_act
-        self.hidden_dropout_prob = hidden_dropout_prob
-        self.attention_probs_dropout_prob = attention_probs_dropout_prob
-        self.max_position_embeddings = max_position_embeddings
-        self.type_vocab_size = type_vocab_size
-        self.initializer_range = initializer_range
-        self.layer_norm_eps = layer_norm_eps
-        self.relative_attention = relative_attention
-        self.max_relative_positions = max_relative_positions
-        self.pad_token_id = pad_token_id
-        self.position_biased_input = position_biased_input
-        self.pos_att_type = _parse_pos_att_type(pos_att_type)
-        self.pooler_dropout = pooler_dropout
-        self.pooler_hidden_act = pooler_hidden_act
-        self.legacy = legacy
-        self.embedding_size = hidden_size if embedding_size is None else embedding_size
-        self.pooler_hidden_size = hidden_size if pooler_hidden_size is None else pooler_hidden_size
-        self.cls_dropout = cls_dropout
-        self.enhanced_mask_decoder = enhanced_mask_decoder
-        self.architectures = list(architectures) if architectures is not None else None
-        self.problem_type = problem_type
-        self.output_attentions = output_attentions
-        self.output_hidden_states = output_hidden_states
-        self.return_dict = return_dict
-        self.tie_word_embeddings = tie_word_embeddings
-        self._set_labels(num_labels, id2label, label2id)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Every field's default is written once, in MODEL_FIELDS / GENERIC_FIELDS (LABEL_FIELDS default to None);
+        # positional arguments follow FIELDS, the reference constructor's order.
+        if len(args) > len(FIELDS):
+            raise TypeError(f"DebertaConfig takes at most {len(FIELDS)} positional arguments ({len(args)} given)")
+        for name, value in zip(FIELDS, args):
+            if name in kwargs:
+                raise TypeError(f"DebertaConfig got multiple values for argument {name!r}")
+            kwargs[name] = value
+        for name, default in {**MODEL_FIELDS, **GENERIC_FIELDS, **OWN_FIELDS}.items():
+            setattr(self, name, kwargs.pop(name, default))
+        self.pos_att_type = _parse_pos_att_type(self.pos_att_type)
+        self.embedding_size = self.hidden_size if self.embedding_size is None else self.embedding_size
+        self.pooler_hidden_size = self.hidden_size if self.pooler_hidden_size is None else self.pooler_hidden_size
+        if self.architectures is not None and (
+                not isinstance(self.architectures, (list, tuple))
+                or not all(isinstance(name, str) for name in self.architectures)):
+            raise ValueError(f"architectures must be a list of class names (e.g. [\"DebertaForMaskedLM\"]), "
+                             f"got {self.architectures!r}")
+        self.architectures = list(self.architectures) if self.architectures is not None else None
+        self._set_labels(*(kwargs.pop(name, None) for name in LABEL_FIELDS))
         # Keys we do not model (transformers_version, dtype, task_specific_params, ...): kept verbatim.
         kwargs.pop("model_type", None)
-        self._extra: Dict[str, Any] = {}
-        for key, value in kwargs.items():
-            if key in MODEL_FIELDS or key in GENERIC_FIELDS or key in OWN_FIELDS:
-                continue
-            self._extra[key] = copy.deepcopy(value)
+        self._extra: Dict[str, Any] = {key: copy.deepcopy(value) for key, value in kwargs.items()}
         self.validate()
 
     # ------------------------------------------------------------------ labels
     def _set_labels(self, num_labels, id2label, label2id) -> None:
+        for name, value in (("id2label", id2label), ("label2id", label2id)):
+            if value is not None and not isinstance(value, Mapping):
+                example = '{0: "negative", 1: "positive"}' if name == "id2label" else '{"negative": 0, "positive": 1}'
+                raise ValueError(f"{name} must be a dict (e.g. {example}), got {type(value).__name__} {value!r}")
         if id2label is not None:
             id2label = {int(k): str(v) for k, v in dict(id2label).items()}
             if num_labels is not None and int(num_labels) != len(id2label):
@@ -430,12 +389,10 @@ class DebertaConfig:
         Keyword arguments that name config fields override the file's values; ``cache_dir``, ``revision``,
         ``token`` and ``local_files_only`` are passed to the hub resolver.
         """
-        from .files import resolve_checkpoint
-
         path = os.fspath(path_or_id)
         if os.path.isfile(path):
             return cls.from_json_file(path, **kwargs)
-        hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
+        hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
         files = resolve_checkpoint(path, require_weights=False, **hub_kwargs)
         if files.config is None:
             raise FileNotFoundError(f"no {CONFIG_NAME} in {files.folder!r}")
@@ -458,3 +415,29 @@ class DebertaConfig:
     def copy(self, **overrides: Any) -> "DebertaConfig":
         """A validated copy with some fields changed."""
         return type(self).from_dict(self.to_dict(), **overrides)
+
+
+def resolve_pretrained(
+    path_or_id: Union[str, os.PathLike], config: Optional[DebertaConfig] = None, **kwargs: Any
+) -> Tuple[CheckpointFiles, DebertaConfig]:
+    """What both twins' ``from_pretrained`` do first: resolve the folder (or hub id: ``HUB_KWARGS`` go to the
+    resolver) and the config, from its config.json unless ``config`` is given; the other keyword arguments
+    override config fields (``num_labels=3``)."""
+    hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+    files = resolve_checkpoint(os.fspath(path_or_id), **hub_kwargs)
+    if config is None:
+        if files.config is None:
+            raise FileNotFoundError(f"no {CONFIG_NAME} in {files.folder!r}; pass config= explicitly")
+        config = DebertaConfig.from_json_file(files.config, **kwargs)
+    elif kwargs:
+        config = config.copy(**kwargs)
+    return files, config
+
+
+# help(DebertaConfig) and IDEs show every field with its default, from the same tables.
+DebertaConfig.__init__.__signature__ = inspect.Signature(
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+       for name, default in {**MODEL_FIELDS, **GENERIC_FIELDS, **dict.fromkeys(LABEL_FIELDS)}.items()]
+    + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
+)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
+
+from .errors import CheckpointError
 
 CONFIG_NAME = "config.json"
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -34,6 +37,9 @@ WEIGHT_FILES = {
     "keras": KERAS_NAME,
 }
 
+# Keyword arguments of the from_pretrained methods that go to the hub resolver (resolve_checkpoint).
+HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
+
 # Files fetched from the hub for a checkpoint (weights in every format we read, config and tokenizer).
 HUB_PATTERNS = [CONFIG_NAME, "*.safetensors", SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME,
                 "pytorch_model-*.bin", TF2_WEIGHTS_NAME, *TOKENIZER_FILES]
@@ -59,6 +65,92 @@ def atomic_write(path: "os.PathLike | str") -> Iterator[str]:
         raise
 
 
+STAGING_PREFIX = ".deberta-staging-"
+
+
+class Staging:
+    """Several files prepared in a private folder and moved into ``dst`` only by ``commit`` (``abort`` removes
+    them): the one staged-write helper for outputs of more than one file.
+
+    ``dst`` missing: the staging folder is a sibling and is renamed to ``dst`` (atomic). ``dst`` present: the
+    staging folder lives inside it and each file is moved in with ``os.replace`` (each file atomic).
+    """
+
+    def __init__(self, dst: "os.PathLike | str", prefix: str = STAGING_PREFIX) -> None:
+        self.dst = os.path.abspath(os.fspath(dst))
+        self.fresh = not os.path.exists(self.dst)
+        parent = os.path.dirname(self.dst) if self.fresh else self.dst
+        if self.fresh and not os.path.isdir(parent):
+            raise CheckpointError(f"cannot write {self.dst!r}: its parent folder {parent!r} does not exist")
+        self.folder: Optional[str] = tempfile.mkdtemp(prefix=prefix, dir=parent)
+
+    def path(self, name: str) -> str:
+        """Where to write the file ``name`` (a bare file name) before the commit."""
+        return os.path.join(self.folder, name)
+
+    def commit(self) -> List[str]:
+        """Move every staged file into ``dst``; returns their final paths (sorted by name)."""
+        names = sorted(os.listdir(self.folder))
+        if self.fresh:
+            os.rename(self.folder, self.dst)
+        else:
+            for name in names:
+                os.replace(os.path.join(self.folder, name), os.path.join(self.dst, name))
+            os.rmdir(self.folder)
+        self.folder = None
+        return [os.path.join(self.dst, n) for n in names]
+
+    def abort(self) -> None:
+        """Remove whatever was staged (a no-op after ``commit``)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.abort()
+
+
+# ---------------------------------------------------------------------------------------------------- shard index
+def read_shard_index(index_path: "os.PathLike | str") -> Dict[str, str]:
+    """The one parser of a shard index (``model.safetensors.index.json``, ``pytorch_model.bin.index.json``):
+    tensor name -> shard file name, as the index writes it. Raises CheckpointError for anything but a JSON object
+    with a ``weight_map`` object of non-empty strings, FileNotFoundError for a missing index."""
+    path = os.fspath(index_path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            index = json.load(handle)
+        weight_map = index["weight_map"]
+        if not isinstance(weight_map, dict):
+            raise TypeError(f"'weight_map' is a {type(weight_map).__name__}")
+        bad = [name for name, shard in weight_map.items() if not isinstance(shard, str) or not shard]
+        if bad:
+            raise TypeError(f"the entries {bad[:5]} do not name a shard file")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no shard index at {path!r}") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{path!r} is not a valid shard index (expected JSON with a 'weight_map' object): {err}"
+        ) from None
+    return dict(weight_map)
+
+
+def shard_path(index_path: "os.PathLike | str", shard: str) -> str:
+    """The path of a shard file named by an index: the one place where a shard name becomes a path."""
+    return os.path.join(os.path.dirname(os.path.abspath(os.fspath(index_path))), shard)
+
+
+def shard_files(index_path: "os.PathLike | str") -> List[str]:
+    """The shard files an index lists (each once, sorted by name), checked to exist."""
+    paths = [shard_path(index_path, name) for name in sorted(set(read_shard_index(index_path).values()))]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f"shard index {os.fspath(index_path)!r} lists files that are missing: {missing}")
+    return paths
+
+
 @dataclass
 class CheckpointFiles:
     """What a checkpoint folder holds. Paths are absolute; a format that is absent is not in ``weights``."""
@@ -74,19 +166,7 @@ class CheckpointFiles:
 
     def shard_files(self, fmt: str) -> List[str]:
         """The shard files listed by a ``*_sharded`` index, checked to exist."""
-        index_path = self.weights[fmt]
-        try:
-            with open(index_path, encoding="utf-8") as handle:
-                index = json.load(handle)
-            weight_map = index["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{index_path!r} is not a valid shard index (expected a 'weight_map' object): {err}") from None
-        shards = sorted(set(weight_map.values()))
-        paths = [os.path.join(self.folder, name) for name in shards]
-        missing = [p for p in paths if not os.path.isfile(p)]
-        if missing:
-            raise FileNotFoundError(f"shard index {index_path!r} lists files that are missing: {missing}")
-        return paths
+        return shard_files(self.weights[fmt])
 
 
 def scan_folder(folder: str) -> CheckpointFiles:

@@ -84,3 +84,14 @@ def _short(value: Any) -> str:
     if isinstance(value, tuple):
         return f"<tuple of {len(value)}>"
     return repr(value)
+
+
+# Label value ignored by every token-level loss, in both twins (as the reference).
+IGNORE_INDEX = -100
+
+
+def pack_head_outputs(return_dict: bool, loss: Any, main: dict, outputs: ModelOutput) -> Any:
+    """A task head's result: its loss and main outputs, then the encoder's hidden states and attentions; a
+    ModelOutput, or its tuple when ``return_dict`` is false."""
+    result = ModelOutput(loss=loss, **main, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+    return result if return_dict else result.to_tuple()

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from .config import DebertaConfig
+from .errors import WeightMapError
 
 # ---------------------------------------------------------------------------------------------------- ops
 # A closed set of invertible array ops: name -> (forward torch->keras, inverse keras->torch).
@@ -43,7 +44,7 @@ def apply_op(op: str, array: np.ndarray, *, inverse: bool = False) -> np.ndarray
     return backward(array) if inverse else forward(array)
 
 
-def _op_shape(op: str, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+def op_shape(op: str, shape: Tuple[int, ...]) -> Tuple[int, ...]:
     return tuple(reversed(shape)) if op == "transpose" else tuple(shape)
 
 
@@ -216,23 +217,6 @@ TORCH_TOLERATED: Tuple[Tolerated, ...] = (
 )
 
 
-# ---------------------------------------------------------------------------------------------------- errors
-class WeightMapError(ValueError):
-    """A conversion that would be partial: every missing, unexpected and shape-mismatched name at once."""
-
-    def __init__(
-        self,
-        message: str,
-        missing: Sequence[str] = (),
-        unexpected: Sequence[str] = (),
-        mismatched: Sequence[Tuple[str, Tuple[int, ...], Tuple[int, ...]]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.missing = list(missing)
-        self.unexpected = list(unexpected)
-        self.mismatched = list(mismatched)  # (name, expected shape, got shape)
-
-
 # ---------------------------------------------------------------------------------------------------- expansion
 @dataclass(frozen=True)
 class MapEntry:
@@ -291,43 +275,12 @@ def expand(config: DebertaConfig, architecture: str) -> List[MapEntry]:
                 keras_name = row.keras.format(i=i) if i is not None else row.keras
                 torch_shape = _shape(row, config)
                 entries.append(
-                    MapEntry(torch_key, keras_name, row.op, torch_shape, _op_shape(row.op, torch_shape), group)
+                    MapEntry(torch_key, keras_name, row.op, torch_shape, op_shape(row.op, torch_shape), group)
                 )
     return entries
 
 
-# ---------------------------------------------------------------------------------------------------- conversion
-class ConvertedWeights(dict):
-    """The converted ``name -> array`` dict, plus what was left out.
-
-    ``ignored``: tolerated input names that were dropped (see ``TORCH_TOLERATED``), for the caller to log.
-    ``missing`` / ``unexpected``: only non-empty with ``strict=False``.
-    """
-
-    ignored: List[str]
-    missing: List[str]
-    unexpected: List[str]
-
-
-def format_report(
-    direction: str, architecture: str, source: Optional[str], missing: List[str], unexpected: List[str],
-    mismatched: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]],
-) -> str:
-    where = f" from {source}" if source else ""
-    counts = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} with the wrong shape"
-    lines = [f"cannot convert {direction} weights for {architecture}{where}: {counts}"]
-    if missing:
-        lines.append("  missing (the map expects them, the input lacks them):")
-        lines += [f"    {name}" for name in missing]
-    if unexpected:
-        lines.append("  unexpected (in the input, no row of the map for this config):")
-        lines += [f"    {name}" for name in unexpected]
-    if mismatched:
-        lines.append("  wrong shape (expected vs got):")
-        lines += [f"    {name}: expected {tuple(exp)}, got {tuple(got)}" for name, exp, got in mismatched]
-    return "\n".join(lines)
-
-
+# ---------------------------------------------------------------------------------------------------- name rules
 def tolerated_torch_keys(
     keys: Iterable[str], config: DebertaConfig, architecture: str
 ) -> Tuple[List[str], List[Tuple[str, str]]]:
@@ -361,80 +314,6 @@ def is_head_weight(name: str) -> bool:
     Loaders treat such weights as warnings (a fresh head on a base checkpoint, another task's head left
     unused), never as errors: that is the normal fine-tuning path."""
     return _HEAD_WEIGHT.match(name) is not None
-
-
-def _convert(
-    tensors: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str, *, to_keras: bool,
-    strict: bool, source: Optional[str],
-) -> ConvertedWeights:
-    arch = normalize_architecture(architecture)
-    entries = expand(config, arch)
-    src_name = (lambda e: e.torch_key) if to_keras else (lambda e: e.keras_name)
-    dst_name = (lambda e: e.keras_name) if to_keras else (lambda e: e.torch_key)
-    src_shape = (lambda e: e.torch_shape) if to_keras else (lambda e: e.keras_shape)
-    direction = "torch -> keras" if to_keras else "keras -> torch"
-
-    known = {src_name(e) for e in entries}
-    ignored: List[str] = []
-    untied: Dict[str, str] = {}  # tolerated-if-tied key that differs from its source -> message
-    if to_keras:
-        plain, tied = tolerated_torch_keys(tensors, config, arch)
-        ignored += plain
-        for key, tied_to in tied:
-            source_array = tensors.get(tied_to)
-            value = np.asarray(tensors[key])
-            if source_array is None or (
-                np.shape(source_array) == value.shape and np.array_equal(np.asarray(source_array), value)
-            ):
-                ignored.append(key)
-            else:
-                untied[key] = f"{key} (differs from {tied_to}, to which it should be tied)"
-    unexpected = [name for name in tensors if name not in known and name not in ignored]
-    missing = [src_name(e) for e in entries if src_name(e) not in tensors]
-    mismatched = []
-    for e in entries:
-        name = src_name(e)
-        if name in tensors and tuple(np.shape(tensors[name])) != src_shape(e):
-            mismatched.append((name, src_shape(e), tuple(np.shape(tensors[name]))))
-    if mismatched or (strict and (missing or unexpected)):
-        raise WeightMapError(
-            format_report(direction, arch, source, missing, [untied.get(n, n) for n in unexpected], mismatched),
-            missing, unexpected, mismatched,
-        )
-
-    out = ConvertedWeights()
-    for e in entries:
-        name = src_name(e)
-        if name in tensors:
-            out[dst_name(e)] = apply_op(e.op, np.asarray(tensors[name]), inverse=not to_keras)
-    out.ignored = ignored
-    out.missing = missing
-    out.unexpected = unexpected
-    return out
-
-
-def torch_to_keras(
-    tensors: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str, *, strict: bool = True,
-    source: Optional[str] = None,
-) -> ConvertedWeights:
-    """Torch state-dict arrays -> canonical Keras names, ops applied, in the reference TF order.
-
-    Raises one ``WeightMapError`` listing every missing, unexpected and wrongly shaped key (``source``, e.g. the
-    file name, is quoted in the message). With ``strict=False`` missing/unexpected keys are only recorded on the
-    result; shape mismatches always raise. Tolerated extras are dropped and listed in ``result.ignored``.
-    """
-    return _convert(tensors, config, architecture, to_keras=True, strict=strict, source=source)
-
-
-def keras_to_torch(
-    weights: Mapping[str, np.ndarray], config: DebertaConfig, architecture: str, *, strict: bool = True,
-    source: Optional[str] = None,
-) -> ConvertedWeights:
-    """Canonical Keras names -> torch state-dict keys (reference prefix convention), inverse ops applied.
-
-    Same error contract as ``torch_to_keras``.
-    """
-    return _convert(weights, config, architecture, to_keras=False, strict=strict, source=source)
 
 
 # ---------------------------------------------------------------------------------------------------- torch key layout
@@ -507,26 +386,32 @@ def mlm_config_for_weights(config: DebertaConfig, names: Iterable[str]) -> Deber
     return config
 
 
+def torch_prefix_renames(keys: Iterable[str], architecture: str) -> Tuple[Dict[str, str], List[str]]:
+    """How the reference loader renames base keys for ``architecture``: ({name for the model: name in the
+    checkpoint}, checkpoint keys dropped).
+
+    A head-model checkpoint loaded as ``DebertaModel``: ``deberta.`` is stripped and the head keys are dropped. A
+    base checkpoint loaded as a head model: ``deberta.`` is added (the head weights are then missing, which the
+    planner reports). Otherwise every key keeps its name.
+    """
+    arch = normalize_architecture(architecture)
+    keys = list(keys)
+    layout = detect_torch_layout(keys)
+    if arch == "DebertaModel" and layout.base_prefixed:
+        kept = {k[len(BASE_MODEL_PREFIX):]: k for k in keys if k.startswith(BASE_MODEL_PREFIX)}
+        return kept, [k for k in keys if not k.startswith(BASE_MODEL_PREFIX)]
+    if arch != "DebertaModel" and layout.base_prefixed is False:
+        return {(BASE_MODEL_PREFIX + k if k.startswith(("embeddings.", "encoder.")) else k): k for k in keys}, []
+    return {k: k for k in keys}, []
+
+
 def adapt_torch_prefix(
     tensors: Mapping[str, np.ndarray], architecture: str
 ) -> Tuple[Dict[str, np.ndarray], List[str]]:
-    """Rename base keys to the convention of ``architecture`` (as the reference loader does).
-
-    A head-model checkpoint loaded as ``DebertaModel``: ``deberta.`` is stripped and the head keys are dropped
-    (returned as the second element). A base checkpoint loaded as a head model: ``deberta.`` is added (the head
-    weights are then missing, which ``torch_to_keras(strict=False)`` reports).
-    """
-    arch = normalize_architecture(architecture)
-    layout = detect_torch_layout(tensors)
-    if layout.base_prefixed is None:
-        return dict(tensors), []
-    if arch == "DebertaModel" and layout.base_prefixed:
-        kept = {k[len(BASE_MODEL_PREFIX):]: v for k, v in tensors.items() if k.startswith(BASE_MODEL_PREFIX)}
-        return kept, [k for k in tensors if not k.startswith(BASE_MODEL_PREFIX)]
-    if arch != "DebertaModel" and not layout.base_prefixed:
-        return {(BASE_MODEL_PREFIX + k if k.startswith(("embeddings.", "encoder.")) else k): v
-                for k, v in tensors.items()}, []
-    return dict(tensors), []
+    """``tensors`` renamed to the convention of ``architecture`` (see ``torch_prefix_renames``), and the keys
+    dropped."""
+    renames, dropped = torch_prefix_renames(tensors, architecture)
+    return {new: tensors[old] for new, old in renames.items()}, dropped
 
 
 # ---------------------------------------------------------------------------------------------------- h5 ordering
@@ -579,8 +464,8 @@ def dump(config: DebertaConfig, architecture: str) -> str:
 
 
 __all__ = [
-    "ARCHITECTURES", "CONDITIONS", "DIMENSIONS", "GROUPS", "OPS", "TORCH_TOLERATED", "ConvertedWeights", "MapEntry",
-    "Row", "TorchLayout", "Tolerated", "WeightMapError", "adapt_torch_prefix", "apply_op", "detect_torch_layout",
-    "dump", "expand", "groups_for", "HEAD_ROOTS", "is_head_weight", "keras_sort_key", "keras_to_torch",
-    "mlm_config_for_weights", "normalize_architecture", "tolerated_torch_keys", "torch_base_prefix", "torch_to_keras",
+    "ARCHITECTURES", "CONDITIONS", "DIMENSIONS", "GROUPS", "OPS", "TORCH_TOLERATED", "MapEntry", "Row",
+    "TorchLayout", "Tolerated", "WeightMapError", "adapt_torch_prefix", "apply_op", "detect_torch_layout", "dump",
+    "expand", "groups_for", "HEAD_ROOTS", "is_head_weight", "keras_sort_key", "mlm_config_for_weights",
+    "normalize_architecture", "op_shape", "tolerated_torch_keys", "torch_base_prefix", "torch_prefix_renames",
 ]

@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from deberta_core import DebertaConfig
 
-from .embeddings import DebertaLayerNorm, initializer, shape_list
+from .embeddings import DebertaLayerNorm
+from .utils import initializer, shape_list
 
 
 class RelativePositions(NamedTuple):

@@ -2,73 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import Optional
 
 import keras
 import tensorflow as tf
 
 from deberta_core import DebertaConfig
 
-
-def shape_list(tensor: tf.Tensor) -> List[Union[int, tf.Tensor]]:
-    """Static dimensions where known, dynamic (scalar tensors) where not: the shape to reshape with."""
-    static = tensor.shape.as_list()
-    dynamic = tf.shape(tensor)
-    return [dynamic[i] if dim is None else dim for i, dim in enumerate(static)]
-
-
-def initializer(config: DebertaConfig) -> keras.initializers.Initializer:
-    """N(0, initializer_range), the reference's init for every Dense kernel and embedding table."""
-    return keras.initializers.RandomNormal(mean=0.0, stddev=config.initializer_range)
-
-
-def resize_variable(layer: keras.layers.Layer, attribute: str, new_rows: int, initializer) -> None:
-    """Replace ``layer.<attribute>`` (a built variable, rows first) by one with ``new_rows`` rows: kept rows are
-    copied, new ones drawn from ``initializer``. The old variable is untracked, as Keras' own quantization does
-    when it swaps a layer's kernel. Optimizer slots built for the old variable do not follow: compile() after."""
-    old = getattr(layer, attribute)
-    keep = min(int(old.shape[0]), new_rows)
-    name = old.name.split("/")[-1].split(":")[0]
-    locked = layer._tracker.locked
-    layer._tracker.unlock()
-    layer._untrack_variable(old)
-    new = layer.add_weight(shape=(new_rows,) + tuple(old.shape[1:]), name=name, initializer=initializer,
-                           dtype=old.dtype)
-    setattr(layer, attribute, new)
-    if locked:
-        layer._tracker.lock()
-    new[:keep].assign(old[:keep])
-
-
-class Embedding(keras.layers.Layer):
-    """A lookup table ``weight`` [num_embeddings, embedding_dim] (nn.Embedding's twin).
-
-    ``weight_name`` is the Keras variable name: the reference calls the word table ``weight`` and the others
-    ``embeddings``.
-    """
-
-    def __init__(self, num_embeddings: int, embedding_dim: int, *, weight_name: str = "embeddings",
-                 embeddings_initializer=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.num_embeddings = num_embeddings
-        self.embedding_dim = embedding_dim
-        self.weight_name = weight_name
-        self.embeddings_initializer = embeddings_initializer or "random_normal"
-
-    def build(self, input_shape=None) -> None:
-        self.weight = self.add_weight(
-            shape=(self.num_embeddings, self.embedding_dim), name=self.weight_name,
-            initializer=self.embeddings_initializer,
-        )
-        self.built = True
-
-    def call(self, ids: tf.Tensor) -> tf.Tensor:
-        return tf.gather(self.weight, ids)  # [.., embedding_dim]
-
-    def resize(self, new_num_embeddings: int) -> None:
-        """Grow or shrink the table in place (nn.Embedding has no such method; torch swaps the module)."""
-        resize_variable(self, "weight", new_num_embeddings, self.embeddings_initializer)
-        self.num_embeddings = new_num_embeddings
+from .utils import Embedding, check_token_ids, initializer, shape_list
 
 
 class DebertaLayerNorm(keras.layers.LayerNormalization):
@@ -84,17 +25,6 @@ class DebertaLayerNorm(keras.layers.LayerNormalization):
         normed = (hidden_states - mean) * tf.math.rsqrt(variance + self.epsilon)
         normed = normed * tf.cast(self.gamma, tf.float32) + tf.cast(self.beta, tf.float32)
         return tf.cast(normed, input_dtype)
-
-
-def check_token_ids(input_ids: tf.Tensor, vocab_size: int) -> None:
-    """In eager mode, raise for ids outside [0, vocab_size) (tf.gather would return zeros on GPU, silently)."""
-    if not tf.executing_eagerly() or tf.size(input_ids) == 0:
-        return
-    low, high = int(tf.reduce_min(input_ids)), int(tf.reduce_max(input_ids))
-    if low < 0 or high >= vocab_size:
-        raise ValueError(
-            f"input_ids must be in [0, vocab_size={vocab_size}), got values in [{low}, {high}]"
-        )
 
 
 class DebertaEmbeddings(keras.layers.Layer):

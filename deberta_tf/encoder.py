@@ -12,50 +12,7 @@ from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
 from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
-from .embeddings import initializer, shape_list
-
-
-def checkpoint(function, *args, seed_generators=()):
-    """torch.utils.checkpoint.checkpoint's twin: run ``function(*args)`` keeping no activations, recompute it in
-    the backward pass (``tf.recompute_grad``). Floating tensors are the differentiable inputs; the other
-    arguments (masks, indices, flags) are closed over. ``None`` outputs are passed through.
-
-    Like torch (which restores the RNG state), the recomputation replays the forward's dropout masks: the
-    ``seed_generators`` (Keras dropout state) are reset to their forward values before it.
-    """
-    positions = [i for i, a in enumerate(args) if isinstance(a, tf.Tensor) and a.dtype.is_floating]
-    present = []  # which outputs are tensors (not None), recorded by the forward run
-    forward_seeds = []  # seed states at the start of the forward run
-
-    def inner(*tensors):
-        if not forward_seeds:
-            forward_seeds.extend(tf.identity(g.state.value) for g in seed_generators)
-        else:
-            for generator, state in zip(seed_generators, forward_seeds):
-                generator.state.assign(state)
-        full = list(args)
-        for i, tensor in zip(positions, tensors):
-            full[i] = tensor
-        outputs = function(*full)
-        present[:] = [out is not None for out in outputs]
-        return tuple(out for out in outputs if out is not None)
-
-    kept = iter(tf.recompute_grad(inner)(*[args[i] for i in positions]))
-    return tuple(next(kept) if is_tensor else None for is_tensor in present)
-
-
-def seed_generators(layer) -> list:
-    """The dropout seed generators of ``layer`` and its sublayers."""
-    return [sub.seed_generator for sub in layer._flatten_layers() if getattr(sub, "seed_generator", None) is not None]
-
-
-def call_layer(layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions,
-               training=False):
-    """A DebertaLayer call with torch's positional order (Keras takes only tensors positionally)."""
-    return layer_module(
-        hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
-        output_attentions=output_attentions, training=training,
-    )
+from .utils import call_layer, checkpoint, initializer, seed_generators, shape_list
 
 
 class DebertaIntermediate(keras.layers.Layer):
@@ -120,6 +77,7 @@ class DebertaEncoder(keras.layers.Layer):
             self.rel_embeddings_shape = (2 * config.max_relative_span, config.hidden_size)
             self.rel_embeddings_initializer = initializer(config)
         self.gradient_checkpointing = False
+        self.checkpoint_every_n_layers = 1
 
     def build(self, input_shape=None) -> None:
         if self.relative_attention:
@@ -160,8 +118,8 @@ class DebertaEncoder(keras.layers.Layer):
         rel_embeddings = self.get_rel_embedding()
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        for layer_module in self.layer:
-            if self.gradient_checkpointing and training:
+        for index, layer_module in enumerate(self.layer):
+            if self.gradient_checkpointing and training and index % self.checkpoint_every_n_layers == 0:
                 hidden_states, attention_probs = checkpoint(
                     functools.partial(call_layer, layer_module, training=training),
                     hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions,

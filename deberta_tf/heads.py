@@ -3,44 +3,67 @@ regression), token classification and extractive question answering."""
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import keras
 import tensorflow as tf
 
 from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.weight_map import mlm_config_for_weights
+from deberta_core.outputs import IGNORE_INDEX, pack_head_outputs
 
 from .activations import get_activation
-from .embeddings import DebertaLayerNorm, initializer, resize_variable, shape_list
-from .io import CheckpointLoadError
-from .modeling import TFDebertaModel, TFDebertaPreTrainedModel, unpack_inputs
-
-logger = logging.getLogger("deberta_tf")
-
-IGNORE_INDEX = -100  # label value ignored by every token-level loss (as the reference)
+from .embeddings import DebertaLayerNorm
+from .modeling import TFDebertaModel, TFDebertaPreTrainedModel
+from .utils import cross_entropy, initializer, mse_loss, resize_variable, shape_list, unpack_inputs
 
 
-def _pack(return_dict: bool, loss, main: dict, outputs: ModelOutput):
-    result = ModelOutput(loss=loss, **main, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
-    return result if return_dict else result.to_tuple()
+# ---------------------------------------------------------------------------------------------- losses
+def masked_lm_loss(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Cross-entropy over the vocabulary at every position whose label is not IGNORE_INDEX."""
+    return cross_entropy(tf.reshape(logits, [-1, shape_list(logits)[-1]]), tf.reshape(labels, [-1]))
 
 
-def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, ignore_index=IGNORE_INDEX) -> tf.Tensor:
-    """F.cross_entropy's twin in float32: logits [n, c], labels [n]; mean over labels != ignore_index
-    (0, not torch's nan, when every label is ignored)."""
-    labels = tf.cast(labels, tf.int64)
-    valid = tf.not_equal(labels, tf.cast(ignore_index, tf.int64))
-    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.where(valid, labels, tf.zeros_like(labels)), logits=tf.cast(logits, tf.float32)
-    )  # [n]
-    per_example = tf.where(valid, per_example, 0.0)
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.reduce_sum(tf.cast(valid, tf.float32)))
+def sequence_classification_loss(logits: tf.Tensor, labels: tf.Tensor, config: DebertaConfig) -> tf.Tensor:
+    """The reference's loss for each problem_type (and its problem_type=None rules)."""
+    num_labels = config.num_labels
+    problem_type = config.problem_type
+    if problem_type is None:
+        if num_labels == 1:
+            return mse_loss(tf.reshape(logits, [-1]), tf.reshape(labels, [-1]))
+        if labels.shape.rank == 1 or labels.shape[-1] == 1:
+            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
+            labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
+            valid = labels >= 0
+            loss = cross_entropy(logits, tf.where(valid, labels, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
+            return tf.where(tf.reduce_any(valid), loss, tf.zeros_like(loss))
+        # Soft targets: a distribution over the labels per example.
+        return -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+                                             * tf.cast(labels, tf.float32), axis=-1))
+    if problem_type == "regression":
+        if num_labels == 1:
+            return mse_loss(tf.squeeze(logits), tf.squeeze(labels))
+        return mse_loss(logits, labels)
+    if problem_type == "single_label_classification":
+        return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(labels, [-1]), ignore_index=IGNORE_INDEX)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
+                                                                  logits=tf.cast(logits, tf.float32)))
 
 
-def mse_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.square(tf.cast(predictions, tf.float32) - tf.cast(targets, tf.float32)))
+def token_classification_loss(logits: tf.Tensor, labels: tf.Tensor, num_labels: int) -> tf.Tensor:
+    """Cross-entropy per token, over the positions whose label is not IGNORE_INDEX."""
+    return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(labels, [-1]))
+
+
+def question_answering_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, start_positions: tf.Tensor,
+                            end_positions: tf.Tensor) -> tf.Tensor:
+    """Mean of the start and end cross-entropies; positions outside the sequence are clamped to s and ignored
+    (as the reference)."""
+    ignored_index = shape_list(start_logits)[1]
+    start_positions = tf.clip_by_value(tf.cast(tf.reshape(start_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
+    end_positions = tf.clip_by_value(tf.cast(tf.reshape(end_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
+    start_loss = cross_entropy(start_logits, start_positions, ignore_index=ignored_index)
+    end_loss = cross_entropy(end_logits, end_positions, ignore_index=ignored_index)
+    return (start_loss + end_loss) / 2
 
 
 # ---------------------------------------------------------------------------------------------- MaskedLM
@@ -150,19 +173,8 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
         resize_variable(head, "bias", new_num_tokens, "zeros")
         head.vocab_size = new_num_tokens
 
-    @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        try:
-            chosen = mlm_config_for_weights(config, state_keys)
-        except ValueError as err:
-            raise CheckpointLoadError(str(err)) from None
-        if chosen.legacy is False and config.legacy is None:
-            logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
-        return chosen
-
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
-        prediction_scores = outputs["logits"]
-        return cross_entropy(tf.reshape(prediction_scores, [-1, shape_list(prediction_scores)[-1]]), tf.reshape(labels, [-1]))
+        return masked_lm_loss(outputs["logits"], labels)
 
     @unpack_inputs
     def call(
@@ -197,13 +209,8 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
             prediction_scores = self.cls(sequence_output, word_embeddings)
         else:
             prediction_scores = self.lm_predictions(sequence_output, word_embeddings)
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(
-                tf.reshape(prediction_scores, [-1, shape_list(prediction_scores)[-1]]), tf.reshape(labels, [-1]),
-                ignore_index=IGNORE_INDEX,
-            )
-        return _pack(return_dict, loss, {"logits": prediction_scores}, outputs)
+        loss = None if labels is None else masked_lm_loss(prediction_scores, labels)
+        return pack_head_outputs(return_dict, loss, {"logits": prediction_scores}, outputs)
 
 
 # ---------------------------------------------------------------------------------------------- pooling
@@ -224,32 +231,6 @@ class ContextPooler(keras.layers.Layer):
         pooled_output = self.dense(context_token)
         pooled_output = self.activation(pooled_output)
         return pooled_output
-
-
-def sequence_classification_loss(logits: tf.Tensor, labels: tf.Tensor, config: DebertaConfig) -> tf.Tensor:
-    """The reference's loss for each problem_type (and its problem_type=None rules)."""
-    num_labels = config.num_labels
-    problem_type = config.problem_type
-    if problem_type is None:
-        if num_labels == 1:
-            return mse_loss(tf.reshape(logits, [-1]), tf.reshape(labels, [-1]))
-        if labels.shape.rank == 1 or labels.shape[-1] == 1:
-            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
-            labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
-            valid = labels >= 0
-            loss = cross_entropy(logits, tf.where(valid, labels, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
-            return tf.where(tf.reduce_any(valid), loss, tf.zeros_like(loss))
-        # Soft targets: a distribution over the labels per example.
-        return -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-                                             * tf.cast(labels, tf.float32), axis=-1))
-    if problem_type == "regression":
-        if num_labels == 1:
-            return mse_loss(tf.squeeze(logits), tf.squeeze(labels))
-        return mse_loss(logits, labels)
-    if problem_type == "single_label_classification":
-        return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(labels, [-1]), ignore_index=IGNORE_INDEX)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
-                                                                  logits=tf.cast(logits, tf.float32)))
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
@@ -290,7 +271,7 @@ class TFDebertaForSequenceClassification(TFDebertaPreTrainedModel):
         pooled_output = self.dropout(pooled_output, training=training)
         logits = self.classifier(pooled_output)  # [b, num_labels]
         loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
-        return _pack(return_dict, loss, {"logits": logits}, outputs)
+        return pack_head_outputs(return_dict, loss, {"logits": logits}, outputs)
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
@@ -304,7 +285,7 @@ class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
                                              dtype=self.dtype_policy)
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
-        return cross_entropy(tf.reshape(outputs["logits"], [-1, self.num_labels]), tf.reshape(labels, [-1]))
+        return token_classification_loss(outputs["logits"], labels, self.num_labels)
 
     @unpack_inputs
     def call(
@@ -328,21 +309,8 @@ class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
         )
         sequence_output = self.dropout(outputs.last_hidden_state, training=training)
         logits = self.classifier(sequence_output)  # [b, s, num_labels]
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(tf.reshape(logits, [-1, self.num_labels]), tf.reshape(labels, [-1]), ignore_index=IGNORE_INDEX)
-        return _pack(return_dict, loss, {"logits": logits}, outputs)
-
-
-def question_answering_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, start_positions: tf.Tensor,
-                            end_positions: tf.Tensor) -> tf.Tensor:
-    # Positions outside the sequence are clamped to s and ignored (as the reference).
-    ignored_index = shape_list(start_logits)[1]
-    start_positions = tf.clip_by_value(tf.cast(tf.reshape(start_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
-    end_positions = tf.clip_by_value(tf.cast(tf.reshape(end_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
-    start_loss = cross_entropy(start_logits, start_positions, ignore_index=ignored_index)
-    end_loss = cross_entropy(end_logits, end_positions, ignore_index=ignored_index)
-    return (start_loss + end_loss) / 2
+        loss = None if labels is None else token_classification_loss(logits, labels, self.num_labels)
+        return pack_head_outputs(return_dict, loss, {"logits": logits}, outputs)
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
@@ -388,4 +356,4 @@ class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        return _pack(return_dict, loss, {"start_logits": start_logits, "end_logits": end_logits}, outputs)
+        return pack_head_outputs(return_dict, loss, {"start_logits": start_logits, "end_logits": end_logits}, outputs)

@@ -2,65 +2,35 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import os
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.files import resolve_checkpoint
+from deberta_core.config import resolve_pretrained
+from deberta_core.weight_plan import config_for_weights
 
 from . import io
-from .embeddings import DebertaEmbeddings, shape_list
+from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
+from .utils import Embedding, restart_lora_factors_after_load, shape_list, unpack_inputs
 
 logger = logging.getLogger("deberta_tf")
 
-_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
-# Call arguments that are flags, not tensors (never converted to tensors).
-_FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
+# The Dense projections of DisentangledSelfAttention that enable_lora can adapt (pos_* exist with c2p / p2c).
+LORA_TARGETS = ("in_proj", "pos_proj", "pos_q_proj")
+# PEFT's default LoRA target for DeBERTa, so both frameworks adapt the same weights unless told otherwise.
+DEFAULT_LORA_TARGETS = ("in_proj",)
 
 
-def unpack_inputs(call):
-    """Accept the reference's input forms on ``call``: keyword arguments; a dict of them as the first argument;
-    a list/tuple of tensors in the documented order (the order of ``call``'s parameters); or one tensor of
-    input_ids. NumPy arrays and nested lists become tensors."""
-    signature = inspect.signature(call)
-    names = [name for name in signature.parameters if name not in ("self", "training")]
-
-    @functools.wraps(call)
-    def wrapper(self, *args, **kwargs):
-        values = signature.bind(self, *args, **kwargs).arguments
-        values.pop("self")
-        first = values.get(names[0])
-        if isinstance(first, Mapping):
-            unknown = [key for key in first if key not in names]
-            if unknown:
-                raise ValueError(f"unknown input name(s) {unknown} for {type(self).__name__}; expected some of {names}")
-            twice = [key for key in first if key != names[0] and values.get(key) is not None]
-            if twice:
-                raise ValueError(f"input(s) {twice} given both in the input dict and as keyword arguments")
-            values = {**values, names[0]: None, **first}
-        elif isinstance(first, (list, tuple)) and first and not np.isscalar(first[0]) and hasattr(first[0], "shape"):
-            if len(first) > len(names):
-                raise ValueError(
-                    f"{type(self).__name__} takes at most {len(names)} inputs in the order {names}, got {len(first)}"
-                )
-            twice = [name for name in names[1:len(first)] if values.get(name) is not None]
-            if twice:
-                raise ValueError(f"input(s) {twice} given both in the input list and as keyword arguments")
-            values = {**values, **dict(zip(names, first))}
-        for name, value in values.items():
-            if name not in _FLAG_ARGS and name != "training" and value is not None and not isinstance(value, tf.Tensor):
-                values[name] = tf.convert_to_tensor(value)
-        return call(self, **values)
-
-    return wrapper
+class LoraSettings(NamedTuple):
+    rank: int
+    lora_alpha: float
+    target_layer_names: Tuple[str, ...]
 
 
 class TFDebertaPreTrainedModel(keras.Model):
@@ -74,6 +44,7 @@ class TFDebertaPreTrainedModel(keras.Model):
         if not isinstance(config, DebertaConfig):
             raise TypeError(f"expected a deberta_core.DebertaConfig, got {type(config).__name__}")
         self.config = config
+        self.lora_settings = None  # a LoraSettings, set by enable_lora
 
     # ------------------------------------------------------------------ building
     @property
@@ -89,10 +60,18 @@ class TFDebertaPreTrainedModel(keras.Model):
         self.built = True
 
     def get_build_config(self) -> Dict[str, Any]:
-        return {"dummy_inputs": True}
+        config: Dict[str, Any] = {"dummy_inputs": True}
+        if self.lora_settings is not None:
+            config["lora"] = self.lora_settings._asdict()
+        return config
 
     def build_from_config(self, config: Dict[str, Any]) -> None:
         self.build()
+        if config.get("lora"):
+            lora = dict(config["lora"])
+            self.enable_lora(lora.pop("rank"), **lora)
+            for layer in self.lora_layers():
+                restart_lora_factors_after_load(layer)
 
     def save(self, filepath, *args, **kwargs):
         """``keras.Model.save`` (``.keras``), after creating the variables if no call has yet."""
@@ -131,9 +110,18 @@ class TFDebertaPreTrainedModel(keras.Model):
         """Heads whose output is tied to the vocabulary override this."""
 
     # ------------------------------------------------------------------ training helpers
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute each layer in the backward pass (tf.recompute_grad). Set it before compile()/fit()."""
-        self.get_base_model().encoder.gradient_checkpointing = True
+    def gradient_checkpointing_enable(self, every_n_layers: int = 1) -> None:
+        """Recompute encoder layers in the backward pass (tf.recompute_grad). Set it before compile()/fit().
+
+        Args:
+            every_n_layers: checkpoint layers 0, n, 2n, ...; the others keep their activations (less recompute).
+                (torch's ``gradient_checkpointing_kwargs`` and ``offload`` are options of torch.utils.checkpoint.)
+        """
+        if not isinstance(every_n_layers, int) or isinstance(every_n_layers, bool) or every_n_layers < 1:
+            raise ValueError(f"every_n_layers must be a positive integer, got {every_n_layers!r}")
+        encoder = self.get_base_model().encoder
+        encoder.gradient_checkpointing = True
+        encoder.checkpoint_every_n_layers = every_n_layers
 
     def gradient_checkpointing_disable(self) -> None:
         self.get_base_model().encoder.gradient_checkpointing = False
@@ -142,10 +130,93 @@ class TFDebertaPreTrainedModel(keras.Model):
     def is_gradient_checkpointing(self) -> bool:
         return self.get_base_model().encoder.gradient_checkpointing
 
-    def num_parameters(self, only_trainable: bool = False) -> int:
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Number of parameters (LoRA factors included).
+
+        Args:
+            only_trainable: count only the trainable weights.
+            exclude_embeddings: leave out the lookup tables (word, position, token-type and relative-position
+                embeddings), as torch's twin and the reference count "non-embedding" parameters.
+        """
         self.build()
         variables = self.trainable_weights if only_trainable else self.weights
+        if exclude_embeddings:
+            encoder = self.get_base_model().encoder
+            tables = {id(layer.weight) for layer in self._flatten_layers() if isinstance(layer, Embedding)}
+            tables |= {id(encoder.rel_embeddings)} if encoder.relative_attention else set()
+            variables = [v for v in variables if id(v) not in tables]
         return int(sum(np.prod(v.shape) for v in variables))
+
+    # ------------------------------------------------------------------ LoRA
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha: Optional[float] = None,
+        target_layer_names: Sequence[str] = DEFAULT_LORA_TARGETS,
+    ) -> None:
+        """Low-rank adaptation with Keras 3's own ``Dense.enable_lora``, as keras-hub's ``backbone.enable_lora``.
+
+        After it, only the LoRA factors and the task head train:
+
+        - every encoder layer's attention projections named in ``target_layer_names`` (``in_proj``, the fused
+          q/k/v projection, by default, PEFT's choice for DeBERTa; also ``pos_proj`` / ``pos_q_proj``, the
+          relative-position projections) compute ``x @ (kernel + lora_alpha / rank * A @ B)``, A ``[in, rank]``
+          (he_uniform) and B ``[rank, out]`` (zeros, so the outputs are unchanged at first); their kernel (and
+          ``pos_q_proj``'s bias, as PEFT's ``bias="none"``) is frozen;
+        - every other weight of the encoder is frozen: embeddings, q/v biases, feed-forward, LayerNorms,
+          relative-position embeddings;
+        - the layers outside the encoder (the task head: pooler + classifier, token classifier, ``qa_outputs``,
+          the MLM transform and output bias) keep their trainable setting; the MLM decoder is the frozen word
+          embedding matrix. A bare ``TFDebertaModel`` trains the factors only.
+
+        Call it before the first ``fit`` (compile again if the model already trained). ``save("m.keras")`` writes
+        what Keras' Dense writes, the merged kernels, plus these settings: ``keras.models.load_model`` gives the
+        model back in LoRA mode with the same outputs, the merged kernels as the frozen base and fresh factors.
+        ``save_pretrained`` and ``deberta-convert`` write the merged kernels (a plain checkpoint for either
+        framework).
+
+        Args:
+            rank: the rank of the factors (a positive integer).
+            lora_alpha: the scale numerator (positive); default ``rank`` (scale 1).
+            target_layer_names: which projections to adapt, from ``LORA_TARGETS``.
+        """
+        if self.lora_settings is not None:
+            raise ValueError(f"LoRA is already enabled on {self.name} ({self.lora_settings}); it is enabled once")
+        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        lora_alpha = rank if lora_alpha is None else lora_alpha
+        if not isinstance(lora_alpha, (int, float)) or isinstance(lora_alpha, bool) or not lora_alpha > 0:
+            raise ValueError(f"lora_alpha must be a positive number, got {lora_alpha!r}")
+        targets = (target_layer_names,) if isinstance(target_layer_names, str) else tuple(target_layer_names)
+        unknown = [name for name in targets if name not in LORA_TARGETS]
+        if not targets or unknown:
+            raise ValueError(f"target_layer_names must be some of {list(LORA_TARGETS)}, got {list(targets)}")
+        if getattr(self, "optimizer", None) is not None and self.optimizer.built:  # set by compile()
+            raise ValueError("enable_lora after training: the optimizer was built for the old trainable weights; "
+                             "call compile() again after enable_lora")
+        self.build()
+        attentions = [layer_module.attention.self for layer_module in self.get_base_model().encoder.layer]
+        absent = [name for name in targets if not all(hasattr(attention, name) for attention in attentions)]
+        if absent:
+            raise ValueError(
+                f"target_layer_names {absent} do not exist in this model (relative_attention="
+                f"{self.config.relative_attention}, pos_att_type={self.config.pos_att_type}): pos_proj needs 'c2p', "
+                f"pos_q_proj 'p2c'"
+            )
+        for layer in self.get_base_model()._flatten_layers(include_self=False, recursive=False):
+            layer.trainable = False  # embeddings and encoder; the task head is outside the base model
+        for attention in attentions:
+            for name in targets:
+                dense = getattr(attention, name)
+                dense.trainable = True
+                dense.enable_lora(rank, lora_alpha=lora_alpha)  # freezes the kernel
+                if dense.bias is not None:
+                    dense.bias.trainable = False
+        self.lora_settings = LoraSettings(rank, lora_alpha, targets)
+
+    def lora_layers(self) -> list:
+        """The Dense layers of this model with LoRA enabled (by enable_lora or by hand)."""
+        return [layer for layer in self._flatten_layers(include_self=False) if getattr(layer, "lora_enabled", False)]
 
     # ------------------------------------------------------------------ Keras training
     def compile(self, *args, **kwargs) -> None:
@@ -246,11 +317,6 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        """Hook for heads that pick a variant from the checkpoint's keys (the MaskedLM head naming)."""
-        return config
-
-    @classmethod
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
@@ -270,31 +336,13 @@ class TFDebertaPreTrainedModel(keras.Model):
         Missing, unexpected and mis-shaped weights of the encoder are reported together in one
         CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        hub_kwargs = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
-        files = resolve_checkpoint(os.fspath(pretrained_model_name_or_path), **hub_kwargs)
-        if config is None:
-            if files.config is None:
-                raise FileNotFoundError(f"no config.json in {files.folder!r}; pass config= explicitly")
-            config = DebertaConfig.from_json_file(files.config, **kwargs)
-        elif kwargs:
-            config = config.copy(**kwargs)
-        architecture = cls.__name__
-        if from_pt:
-            state = io.read_torch_weights(files)
-        else:
-            state = io.read_tf_weights(files)
-        config = cls._prepare_config_for_state(config, list(state))
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        weights, family = io.read_weights(files, from_pt=from_pt)
+        config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config) if dtype is None else cls(config, dtype=dtype)
         model.build()
-        if from_pt:
-            state, pre_report = io.torch_state_to_keras(state, config, architecture, ignore_mismatched_sizes)
-        else:
-            pre_report = io.LoadReport()
-        to_load, report = io.match_weights(model, state, config, ignore_mismatched_sizes, pre_report)
-        io.assign_weights(to_load)
-        for kind, keys in (("newly initialised", report.missing_keys), ("not used", report.unexpected_keys)):
-            if keys:
-                logger.warning("%s.from_pretrained(%s): weights %s: %s", cls.__name__, files.folder, kind, keys)
+        report = io.load_weights(model, weights, family, ignore_mismatched_sizes)
+        report.log(logger, cls.__name__, files.folder)
         if output_loading_info:
             return model, report.as_dict()
         return model
@@ -305,9 +353,9 @@ class TFDebertaPreTrainedModel(keras.Model):
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
         self.build()
-        config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch names
+        config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch class names
         config.save_pretrained(save_directory)
-        io.save_tf_weights(self, save_directory)
+        io.save_weights(self, save_directory)
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")

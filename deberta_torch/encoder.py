@@ -6,12 +6,12 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
 from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
+from .utils import checkpoint
 
 
 class DebertaIntermediate(nn.Module):
@@ -66,6 +66,10 @@ class DebertaEncoder(nn.Module):
             self.max_relative_positions = config.max_relative_span
             self.rel_embeddings = nn.Embedding(2 * config.max_relative_span, config.hidden_size)
         self.gradient_checkpointing = False
+        self.checkpoint_every_n_layers = 1
+        # torch.utils.checkpoint options (set by the model's gradient_checkpointing_enable).
+        self.checkpoint_kwargs = {"use_reentrant": False}
+        self.checkpoint_offload = False
 
     def get_rel_embedding(self) -> Optional[torch.Tensor]:
         return self.rel_embeddings.weight if self.relative_attention else None
@@ -100,11 +104,11 @@ class DebertaEncoder(nn.Module):
         rel_embeddings = self.get_rel_embedding()
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        for layer_module in self.layer:
-            if self.gradient_checkpointing and self.training:
+        for index, layer_module in enumerate(self.layer):
+            if self.gradient_checkpointing and self.training and index % self.checkpoint_every_n_layers == 0:
                 hidden_states, attention_probs = checkpoint(
                     layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings,
-                    output_attentions, use_reentrant=False,
+                    output_attentions, offload=self.checkpoint_offload, **self.checkpoint_kwargs,
                 )
             else:
                 hidden_states, attention_probs = layer_module(

@@ -3,29 +3,66 @@ regression), token classification and extractive question answering."""
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deberta_core import DebertaConfig, ModelOutput
+from deberta_core import DebertaConfig
+from deberta_core.outputs import IGNORE_INDEX, pack_head_outputs
 
 from .activations import get_activation
-from deberta_core.weight_map import mlm_config_for_weights
-
-from .io import CheckpointLoadError
+from .embeddings import DebertaLayerNorm
 from .modeling import DebertaModel, DebertaPreTrainedModel
-
-logger = logging.getLogger("deberta_torch")
-
-IGNORE_INDEX = -100  # label value ignored by every token-level loss (as the reference)
+from .utils import cross_entropy, mse_loss
 
 
-def _pack(return_dict: bool, loss, main: dict, outputs: ModelOutput):
-    result = ModelOutput(loss=loss, **main, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
-    return result if return_dict else result.to_tuple()
+# ---------------------------------------------------------------------------------------------- losses
+def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the vocabulary at every position whose label is not IGNORE_INDEX."""
+    return cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+
+
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: DebertaConfig) -> torch.Tensor:
+    """The reference's loss for each problem_type (and its problem_type=None rules)."""
+    num_labels = config.num_labels
+    problem_type = config.problem_type
+    if problem_type is None:
+        if num_labels == 1:
+            return mse_loss(logits.reshape(-1), labels.reshape(-1))
+        if labels.dim() == 1 or labels.shape[-1] == 1:
+            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
+            labels = labels.reshape(-1).long()
+            valid = labels >= 0
+            loss = cross_entropy(logits, labels.masked_fill(~valid, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
+            return torch.where(valid.any(), loss, torch.zeros_like(loss))
+        # Soft targets: a distribution over the labels per example.
+        return -(F.log_softmax(logits.float(), dim=-1) * labels).sum(-1).mean()
+    if problem_type == "regression":
+        if num_labels == 1:
+            return mse_loss(logits.squeeze(), labels.squeeze())
+        return mse_loss(logits, labels)
+    if problem_type == "single_label_classification":
+        return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1).long(), ignore_index=IGNORE_INDEX)
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
+
+
+def token_classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
+    """Cross-entropy per token, over the positions whose label is not IGNORE_INDEX."""
+    return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
+
+
+def question_answering_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, start_positions: torch.Tensor,
+                            end_positions: torch.Tensor) -> torch.Tensor:
+    """Mean of the start and end cross-entropies; positions outside the sequence are clamped to s and ignored
+    (as the reference)."""
+    ignored_index = start_logits.shape[1]
+    start_positions = start_positions.reshape(-1).clamp(0, ignored_index)
+    end_positions = end_positions.reshape(-1).clamp(0, ignored_index)
+    start_loss = cross_entropy(start_logits, start_positions, ignore_index=ignored_index)
+    end_loss = cross_entropy(end_logits, end_positions, ignore_index=ignored_index)
+    return (start_loss + end_loss) / 2
 
 
 # ---------------------------------------------------------------------------------------------- MaskedLM
@@ -34,7 +71,7 @@ class LegacyDebertaPredictionHeadTransform(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.embedding_size)
         self.transform_act_fn = get_activation(config.hidden_act)
-        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.LayerNorm = DebertaLayerNorm(config.embedding_size, eps=config.layer_norm_eps)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.dense(hidden_states)
@@ -72,7 +109,7 @@ class DebertaLMPredictionHead(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.embedding_size)
         self.transform_act_fn = get_activation(config.hidden_act)
-        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.LayerNorm = DebertaLayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, hidden_states: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
@@ -124,16 +161,6 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
         head = self.cls.predictions if self.legacy else self.lm_predictions.lm_head
         head.bias = nn.Parameter(new)
 
-    @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        try:
-            chosen = mlm_config_for_weights(config, state_keys)
-        except ValueError as err:
-            raise CheckpointLoadError(str(err)) from None
-        if chosen.legacy is False and config.legacy is None:
-            logger.info("checkpoint holds the original lm_predictions.lm_head.* MaskedLM head; using that naming (legacy=False)")
-        return chosen
-
     def forward(
         self,
         input_ids: Optional[torch.Tensor] = None,
@@ -164,13 +191,8 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
             prediction_scores = self.cls(sequence_output, word_embeddings)
         else:
             prediction_scores = self.lm_predictions(sequence_output, word_embeddings)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(
-                prediction_scores.reshape(-1, prediction_scores.shape[-1]).float(), labels.reshape(-1),
-                ignore_index=IGNORE_INDEX,
-            )
-        return _pack(return_dict, loss, {"logits": prediction_scores}, outputs)
+        loss = None if labels is None else masked_lm_loss(prediction_scores, labels)
+        return pack_head_outputs(return_dict, loss, {"logits": prediction_scores}, outputs)
 
 
 # ---------------------------------------------------------------------------------------------- pooling
@@ -187,30 +209,6 @@ class ContextPooler(nn.Module):
         pooled_output = self.dense(context_token)
         pooled_output = self.activation(pooled_output)
         return pooled_output
-
-
-def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: DebertaConfig) -> torch.Tensor:
-    """The reference's loss for each problem_type (and its problem_type=None rules)."""
-    num_labels = config.num_labels
-    problem_type = config.problem_type
-    if problem_type is None:
-        if num_labels == 1:
-            return F.mse_loss(logits.reshape(-1).float(), labels.reshape(-1).float())
-        if labels.dim() == 1 or labels.shape[-1] == 1:
-            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
-            labels = labels.reshape(-1).long()
-            valid = labels >= 0
-            loss = F.cross_entropy(logits.float(), labels.masked_fill(~valid, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
-            return torch.where(valid.any(), loss, torch.zeros_like(loss))
-        # Soft targets: a distribution over the labels per example.
-        return -(F.log_softmax(logits.float(), dim=-1) * labels).sum(-1).mean()
-    if problem_type == "regression":
-        if num_labels == 1:
-            return F.mse_loss(logits.squeeze().float(), labels.squeeze().float())
-        return F.mse_loss(logits.float(), labels.float())
-    if problem_type == "single_label_classification":
-        return F.cross_entropy(logits.reshape(-1, num_labels).float(), labels.reshape(-1).long(), ignore_index=IGNORE_INDEX)
-    return F.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
 
 
 class DebertaForSequenceClassification(DebertaPreTrainedModel):
@@ -245,7 +243,7 @@ class DebertaForSequenceClassification(DebertaPreTrainedModel):
         pooled_output = self.dropout(pooled_output)
         logits = self.classifier(pooled_output)  # [b, num_labels]
         loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
-        return _pack(return_dict, loss, {"logits": logits}, outputs)
+        return pack_head_outputs(return_dict, loss, {"logits": logits}, outputs)
 
 
 class DebertaForTokenClassification(DebertaPreTrainedModel):
@@ -277,10 +275,8 @@ class DebertaForTokenClassification(DebertaPreTrainedModel):
         )
         sequence_output = self.dropout(outputs.last_hidden_state)
         logits = self.classifier(sequence_output)  # [b, s, num_labels]
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.reshape(-1, self.num_labels).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
-        return _pack(return_dict, loss, {"logits": logits}, outputs)
+        loss = None if labels is None else token_classification_loss(logits, labels, self.num_labels)
+        return pack_head_outputs(return_dict, loss, {"logits": logits}, outputs)
 
 
 class DebertaForQuestionAnswering(DebertaPreTrainedModel):
@@ -316,13 +312,7 @@ class DebertaForQuestionAnswering(DebertaPreTrainedModel):
         start_logits, end_logits = logits.unbind(dim=-1)  # [b, s] each
         loss = None
         if start_positions is not None and end_positions is not None:
-            # Positions outside the sequence are clamped to s and ignored (as the reference).
-            ignored_index = start_logits.shape[1]
-            start_positions = start_positions.reshape(-1).clamp(0, ignored_index)
-            end_positions = end_positions.reshape(-1).clamp(0, ignored_index)
-            start_loss = F.cross_entropy(start_logits.float(), start_positions, ignore_index=ignored_index)
-            end_loss = F.cross_entropy(end_logits.float(), end_positions, ignore_index=ignored_index)
-            loss = (start_loss + end_loss) / 2
-        return _pack(
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        return pack_head_outputs(
             return_dict, loss, {"start_logits": start_logits.contiguous(), "end_logits": end_logits.contiguous()}, outputs
         )

@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 from torch import nn
 
-from deberta_core import DebertaConfig, ModelOutput
-from deberta_core.files import resolve_checkpoint
+from deberta_core import DebertaConfig
+from deberta_core.config import resolve_pretrained
+from deberta_core.weight_plan import config_for_weights
 
 from . import io
 from .attention import DisentangledSelfAttention
 from .embeddings import DebertaEmbeddings, DebertaLayerNorm
 from .encoder import DebertaEncoder
+from .utils import register_model_output_pytree
 
 logger = logging.getLogger("deberta_torch")
 
-
-def _register_model_output_pytree() -> None:
-    """Let torch.export / torch.compile see through ModelOutput (an ordered mapping of tensors)."""
-    from torch.utils import _pytree
-
-    try:
-        _pytree.register_pytree_node(
-            ModelOutput,
-            lambda out: (list(out.values()), list(out.keys())),
-            lambda values, keys: ModelOutput(zip(keys, values)),
-            serialized_type_name="deberta_core.outputs.ModelOutput",
-        )
-    except ValueError:  # already registered (module reloaded)
-        pass
-
-
-_register_model_output_pytree()
-
-_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only")
+register_model_output_pytree()
 
 
 class DebertaPreTrainedModel(nn.Module):
@@ -45,12 +29,18 @@ class DebertaPreTrainedModel(nn.Module):
 
     config_class = DebertaConfig
     base_model_prefix = "deberta"
+    # What training tools (transformers.Trainer, accelerate, PEFT) read off a reference model, with its meaning:
+    main_input_name = "input_ids"  # the input whose size counts the tokens (estimate_tokens, floating_point_ops)
+    supports_gradient_checkpointing = True
+    _keys_to_ignore_on_save = None  # every state_dict key is saved (the tied MLM decoder is not a parameter)
 
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__()
         if not isinstance(config, DebertaConfig):
             raise TypeError(f"expected a deberta_core.DebertaConfig, got {type(config).__name__}")
         self.config = config
+        self._input_require_grads_hook = None  # set by enable_input_require_grads
+        self._checkpointing_needs_input_grads = False  # set by gradient_checkpointing_enable(use_reentrant=True)
 
     # ------------------------------------------------------------------ init
     def post_init(self) -> None:
@@ -107,25 +97,97 @@ class DebertaPreTrainedModel(nn.Module):
         """Heads whose output is tied to the vocabulary override this."""
 
     # ------------------------------------------------------------------ training helpers
-    def gradient_checkpointing_enable(self) -> None:
-        self.base_model.encoder.gradient_checkpointing = True
+    def gradient_checkpointing_enable(
+        self,
+        gradient_checkpointing_kwargs: Optional[Dict[str, Any]] = None,
+        every_n_layers: int = 1,
+        offload: bool = False,
+    ) -> None:
+        """Recompute encoder layers in the backward pass instead of keeping their activations (training only).
+
+        Args:
+            gradient_checkpointing_kwargs: keyword arguments of ``torch.utils.checkpoint.checkpoint``; default
+                ``{"use_reentrant": False}``. With ``use_reentrant=True`` the embedding output is also made to
+                require grad (``enable_input_require_grads``), or layers fed by frozen embeddings (PEFT / LoRA)
+                would get no gradient.
+            every_n_layers: checkpoint layers 0, n, 2n, ...; the others keep their activations (less recompute).
+            offload: keep the tensors saved for the recompute in pinned host memory while the model runs on an
+                accelerator (a no-op on CPU, where they already are).
+        """
+        if not isinstance(every_n_layers, int) or isinstance(every_n_layers, bool) or every_n_layers < 1:
+            raise ValueError(f"every_n_layers must be a positive integer, got {every_n_layers!r}")
+        kwargs = {"use_reentrant": False, **(gradient_checkpointing_kwargs or {})}
+        encoder = self.base_model.encoder
+        encoder.gradient_checkpointing = True
+        encoder.checkpoint_every_n_layers = every_n_layers
+        encoder.checkpoint_kwargs = kwargs
+        encoder.checkpoint_offload = bool(offload)
+        if kwargs["use_reentrant"] and self._input_require_grads_hook is None:
+            self.enable_input_require_grads()
+            self._checkpointing_needs_input_grads = True
 
     def gradient_checkpointing_disable(self) -> None:
         self.base_model.encoder.gradient_checkpointing = False
+        if self._checkpointing_needs_input_grads:  # the hook it added, not one the user asked for
+            self.disable_input_require_grads()
+            self._checkpointing_needs_input_grads = False
+
+    # transformers 5 renamed them (its Trainer calls these names when present).
+    def activation_checkpointing_enable(
+        self,
+        activation_checkpointing_kwargs: Optional[Dict[str, Any]] = None,
+        every_n_layers: int = 1,
+        offload: bool = False,
+    ) -> None:
+        """``gradient_checkpointing_enable`` under its transformers 5 name."""
+        self.gradient_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
+
+    def activation_checkpointing_disable(self) -> None:
+        self.gradient_checkpointing_disable()
 
     @property
     def is_gradient_checkpointing(self) -> bool:
         return self.base_model.encoder.gradient_checkpointing
 
-    def num_parameters(self, only_trainable: bool = False) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not only_trainable)
+    def enable_input_require_grads(self) -> None:
+        """Make the input embeddings' output require grad, so that gradients reach trainable weights after frozen
+        embeddings (adapters) through reentrant checkpointing. Undone by ``disable_input_require_grads``."""
+        if self._input_require_grads_hook is None:
+            self._input_require_grads_hook = self.get_input_embeddings().register_forward_hook(
+                lambda module, inputs, output: output.requires_grad_(True) if torch.is_grad_enabled() else None
+            )
+
+    def disable_input_require_grads(self) -> None:
+        if self._input_require_grads_hook is not None:
+            self._input_require_grads_hook.remove()
+            self._input_require_grads_hook = None
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Number of parameters.
+
+        Args:
+            only_trainable: count only those with ``requires_grad``.
+            exclude_embeddings: leave out the weights of every ``nn.Embedding`` (word, position, token-type and
+                relative-position tables), as the reference counts "non-embedding" parameters.
+        """
+        embedding_weights = {id(module.weight) for module in self.modules() if isinstance(module, nn.Embedding)}
+        return sum(
+            p.numel() for p in self.parameters()
+            if (p.requires_grad or not only_trainable) and not (exclude_embeddings and id(p) in embedding_weights)
+        )
+
+    def estimate_tokens(self, input_dict: Mapping[str, Any]) -> int:
+        """Tokens in a batch: the number of elements of its ``input_ids`` (0 when it has none)."""
+        tokens = input_dict.get(self.main_input_name)
+        return 0 if tokens is None else int(tokens.numel())
+
+    def floating_point_ops(self, input_dict: Mapping[str, Any], exclude_embeddings: bool = True) -> int:
+        """Approximate forward + backward FLOPs of one batch, ``6 * tokens * parameters`` (the reference's and
+        Kaplan et al.'s estimate; attention's sequence-squared terms are left out). transformers.Trainer sums it
+        into ``total_flos``."""
+        return 6 * self.estimate_tokens(input_dict) * self.num_parameters(exclude_embeddings=exclude_embeddings)
 
     # ------------------------------------------------------------------ loading / saving
-    @classmethod
-    def _prepare_config_for_state(cls, config: DebertaConfig, state_keys) -> DebertaConfig:
-        """Hook for heads that pick a variant from the checkpoint's keys (the MaskedLM head naming)."""
-        return config
-
     @classmethod
     def from_pretrained(
         cls,
@@ -145,27 +207,12 @@ class DebertaPreTrainedModel(nn.Module):
         (``num_labels=3``, ``problem_type=...``). Missing, unexpected and mis-shaped weights of the encoder are
         reported together in one CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        hub_kwargs = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
-        files = resolve_checkpoint(os.fspath(pretrained_model_name_or_path), **hub_kwargs)
-        if config is None:
-            if files.config is None:
-                raise FileNotFoundError(f"no config.json in {files.folder!r}; pass config= explicitly")
-            config = DebertaConfig.from_json_file(files.config, **kwargs)
-        elif kwargs:
-            config = config.copy(**kwargs)
-        unused_tf_weights: list = []
-        if from_tf:
-            state, unused_tf_weights = io.read_tf_weights(files, config, cls.__name__)
-        else:
-            state = io.read_torch_weights(files)
-        config = cls._prepare_config_for_state(config, list(state))
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        weights, family = io.read_weights(files, from_tf=from_tf)
+        config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config)
-        to_load, report = io.match_state_dict(model, state, config, ignore_mismatched_sizes)
-        report.unexpected_keys += unused_tf_weights
-        model.load_state_dict(to_load, strict=False)
-        for kind, keys in (("newly initialised", report.missing_keys), ("not used", report.unexpected_keys)):
-            if keys:
-                logger.warning("%s.from_pretrained(%s): weights %s: %s", cls.__name__, files.folder, kind, keys)
+        report = io.load_weights(model, weights, family, ignore_mismatched_sizes)
+        report.log(logger, cls.__name__, files.folder)
         if torch_dtype is not None:
             model = model.to(torch_dtype)
         model.eval()
@@ -173,14 +220,37 @@ class DebertaPreTrainedModel(nn.Module):
             return model, report.as_dict()
         return model
 
-    def save_pretrained(self, save_directory: Union[str, os.PathLike], safe_serialization: bool = True) -> None:
-        """Write config.json and model.safetensors (or pytorch_model.bin), loadable by the reference too."""
+    def save_pretrained(
+        self,
+        save_directory: Union[str, os.PathLike],
+        safe_serialization: bool = True,
+        state_dict: Optional[Mapping[str, torch.Tensor]] = None,
+        is_main_process: bool = True,
+    ) -> None:
+        """Write config.json and model.safetensors (or pytorch_model.bin), loadable by the reference too.
+
+        Args:
+            save_directory: the folder (created if missing).
+            safe_serialization: safetensors (default) or a torch pickle.
+            state_dict: save these tensors instead of ``self.state_dict()`` (a state dict gathered from a
+                distributed wrapper); its keys must be this model's.
+            is_main_process: ``False`` on the other ranks of a distributed run, which then write nothing.
+        """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
-        config = self.config.copy(architectures=[type(self).__name__])
+        if state_dict is not None:
+            own, given = set(self.state_dict()), set(state_dict)
+            if own != given:
+                raise ValueError(
+                    f"state_dict does not hold {type(self).__name__}'s weights: missing {sorted(own - given)}, "
+                    f"unexpected {sorted(given - own)}"
+                )
+        if not is_main_process:
+            return
+        config = self.config.copy(architectures=[type(self).__name__])  # the reference writes torch class names
         config.save_pretrained(save_directory)
-        io.save_torch_weights(self.state_dict(), save_directory, safe_serialization=safe_serialization)
+        io.save_weights(self, save_directory, safe_serialization=safe_serialization, state_dict=state_dict)
 
 
 class DebertaModel(DebertaPreTrainedModel):

@@ -68,6 +68,8 @@ def build_arg_parser(framework: str) -> argparse.ArgumentParser:
     train.add_argument("--output-dir", default=os.path.join("runs", framework))
     train.add_argument("--resume", action="store_true", help="continue from --output-dir/checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("-v", "--verbose", action="store_true",
+                       help="show TensorFlow's own start-up and log lines (hidden by default)")
     return parser
 
 

@@ -25,6 +25,8 @@ from typing import Dict, List
 
 import numpy as np
 
+from deberta_core.console import quiet_startup
+
 from . import common
 
 # Predictions of the two frameworks agree exactly unless two logits tie within float32 round-off.
@@ -96,7 +98,9 @@ def main(argv: List[str] = None) -> dict:
     parser.add_argument("--output-dir", default=os.path.join("runs", "demo"))
     parser.add_argument("--no-accuracy-check", action="store_true",
                         help="do not fail when the accuracy does not beat the majority baseline (smoke runs)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's own start-up and log lines")
     args = parser.parse_args(argv)
+    quiet_startup(args.verbose)
     out = {name: os.path.join(args.output_dir, name) for name in ("keras", "torch", "torch_continued", "keras_final")}
     timings: Dict[str, float] = {}
     shared = ["--max-length", str(args.max_length), "--quiet"]

@@ -26,6 +26,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from deberta_core.console import quiet_startup
+
 from . import common
 
 CHECKPOINT_DIR = "checkpoint"
@@ -75,6 +77,7 @@ def make_dataset(data: common.Dataset, batch_size: int, pad_id: int, shuffle: bo
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = common.build_arg_parser("keras").parse_args(argv)
+    quiet_startup(args.verbose)
     common.validate_args(args)
     common.seed_everything(args.seed)
     import keras

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
+from deberta_core.console import quiet_startup
 from deberta_torch import DebertaForSequenceClassification
 
 from . import common
@@ -93,6 +94,7 @@ def evaluate(model, loader, device, world_size: int, autocast_dtype: Optional[to
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = common.build_arg_parser("torch").parse_args(argv)
+    quiet_startup(args.verbose)
     common.validate_args(args)
     rank, world_size, device = setup_distributed()
     if args.replicas is not None and args.replicas != world_size:

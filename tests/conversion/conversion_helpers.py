@@ -1,4 +1,5 @@
-"""Shared helpers for the conversion tests: fixture discovery and copies, weight comparison, tree snapshots."""
+"""The conversion tests' helpers: fixture copies, weight comparison, tree snapshots (the fixture paths and the
+shared configs are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,6 @@ import shutil
 from typing import Dict, List
 
 import numpy as np
-
-HF = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hf"
-PT_V5 = HF / "pt_v5"
-TF_457 = HF / "tf_457"
-PT_BIN = HF / "pt_457_bin"
-
-
-def fixture_names(kind: pathlib.Path) -> List[str]:
-    return sorted(p.name for p in kind.iterdir() if p.is_dir())
 
 
 def copy_fixture(src: pathlib.Path, dst: pathlib.Path, keep=("config.json", "model.safetensors", "tf_model.h5",

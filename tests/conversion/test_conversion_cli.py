@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from conversion_helpers import PT_BIN, PT_V5, TF_457, assert_same_arrays, copy_fixture, leftovers, tree
+from conftest import PT_BIN, PT_V5, TF_457
+from conversion_helpers import assert_same_arrays, copy_fixture, leftovers, tree
 from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, write_safetensors
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}

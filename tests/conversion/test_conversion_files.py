@@ -11,19 +11,17 @@ import sys
 import numpy as np
 import pytest
 
-from conversion.convert import (
-    ConversionError,
-    SafetensorsReader,
-    convert,
-    inspect_checkpoint,
-    make_plan,
-    open_reader,
-    resolve_source,
-)
-from conversion_helpers import PT_BIN, PT_V5, TF_457, assert_same_arrays, copy_fixture, fixture_names, leftovers, tree
+from conversion.convert import convert
+from conversion.inspection import inspect_checkpoint
+from conversion.sources import ConversionError, make_plan, open_reader, resolve_source
+from conftest import PT_BIN, PT_V5, TF_457, fixture_names
+from conversion_helpers import assert_same_arrays, copy_fixture, leftovers, tree
 from deberta_core import DebertaConfig
-from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, read_tf_h5_layout, write_safetensors, write_tf_h5
-from deberta_core.weight_map import WeightMapError, torch_to_keras
+from deberta_core.checkpoint_io import (
+    SafetensorsReader, read_safetensors, read_tf_h5, read_tf_h5_layout, write_safetensors, write_tf_h5,
+)
+from deberta_core.weight_map import WeightMapError
+from deberta_core.weight_plan import torch_to_keras
 
 
 def _torch_weights_without_extras(folder: pathlib.Path):

@@ -1,15 +1,10 @@
-"""Framework-free checkpoint I/O: the reference's files read bit for bit, ours load in the reference.
-
-The reference TF classes run in a subprocess (they need TF_USE_LEGACY_KERAS=1 before TensorFlow is imported,
-which must not leak into the rest of the session).
+"""Framework-free checkpoint I/O: the reference's files read bit for bit, ours written in the reference's layout.
+(That the reference TF classes load what we write is proven once, in tests/tf/test_tf_checkpoints.py.)
 """
 
 import json
 import os
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import h5py
 import numpy as np
@@ -17,16 +12,11 @@ import pytest
 
 from deberta_core import DebertaConfig
 from deberta_core import checkpoint_io as cio
-from deberta_core.weight_map import expand, keras_to_torch, torch_to_keras
+from deberta_core.weight_plan import keras_to_torch, torch_to_keras
 
 from conftest import HF_FIXTURES
 
 TF_DIRS = sorted(p.parent for p in (HF_FIXTURES / "tf_457").glob("*/tf_model.h5"))
-# Same TF classes, same (bit-identical, checked) weights and inputs as the run that wrote expected_tf.npz, but
-# another machine's oneDNN kernels / thread count: float32 round-off only (observed <= 5e-6 on MLM logits).
-ATOL_SAME_TF = 1e-4
-# One MLM (its `cls` group repeats the embeddings) and one with embed_proj + token types + seqcls head.
-TF_RELOAD_CASES = ["p1_rel_c2p_p2c__mlm", "p4_embproj__seqcls"]
 
 
 def _architecture(folder) -> str:
@@ -222,68 +212,10 @@ def test_sharded_safetensors(tmp_path):
     with pytest.raises(ValueError, match="is stored twice"):
         cio.read_safetensors(index)
     index.write_text("{not json")
-    with pytest.raises(ValueError, match="is not a valid safetensors index"):
+    with pytest.raises(ValueError, match="is not a valid shard index"):
         cio.read_safetensors(index)
     with pytest.raises(FileNotFoundError, match="no safetensors file at"):
         cio.read_safetensors(tmp_path / "absent.safetensors")
-
-
-# ---------------------------------------------------------------------------------------------------- reference TF
-_TF_SCRIPT = textwrap.dedent("""
-    import json, os, sys
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    import numpy as np, transformers
-    out = {}
-    for folder, class_name, expected_path in json.loads(sys.argv[1]):
-        model, info = getattr(transformers, class_name).from_pretrained(folder, output_loading_info=True)
-        np.savez(os.path.join(folder, "loaded.npz"), **{w.name: w.numpy() for w in model.weights})
-        expected = np.load(expected_path)
-        inputs = {k: expected[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in expected}
-        result = model(inputs, output_hidden_states=True, output_attentions=True, training=False)
-        diffs = {
-            "logits": float(np.max(np.abs(result.logits.numpy() - expected["logits"]))),
-            "hidden_states": float(np.max(np.abs(np.stack([h.numpy() for h in result.hidden_states]) - expected["hidden_states"]))),
-            "attentions": float(np.max(np.abs(np.stack([a.numpy() for a in result.attentions]) - expected["attentions"]))),
-        }
-        out[folder] = {"info": {k: sorted(map(str, v)) for k, v in info.items()}, "diffs": diffs}
-    print("RESULT" + json.dumps(out))
-""")
-
-
-def test_written_h5_loads_in_the_reference_tf_classes(tmp_path):
-    pytest.importorskip("tf_keras")
-    jobs = []
-    for name in TF_RELOAD_CASES:
-        tf_folder, pt_folder = HF_FIXTURES / "tf_457" / name, HF_FIXTURES / "pt_v5" / name
-        config = DebertaConfig.from_json_file(tf_folder / "config.json")
-        architecture = _architecture(tf_folder)
-        # The full torch -> h5 path: reference safetensors through the map into our writer.
-        keras = torch_to_keras(cio.read_safetensors(pt_folder / "model.safetensors"), config, architecture)
-        target = tmp_path / name
-        target.mkdir()
-        shutil.copy(tf_folder / "config.json", target / "config.json")
-        cio.write_tf_h5(keras, target / "tf_model.h5", architecture)
-        jobs.append((str(target), "TF" + architecture, str(tf_folder / "expected_tf.npz")))
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", USE_TF="1", USE_TORCH="0", TF_CPP_MIN_LOG_LEVEL="3",
-               CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", _TF_SCRIPT, json.dumps(jobs)], capture_output=True, text=True,
-                          timeout=300, env=env)
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT")), None)
-    assert proc.returncode == 0 and line, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = json.loads(line[len("RESULT"):])
-    for folder, result in results.items():
-        # What the reference loaded is bit for bit what it wrote itself.
-        name = os.path.basename(folder)
-        reference = cio.read_tf_h5(HF_FIXTURES / "tf_457" / name / "tf_model.h5")
-        with np.load(os.path.join(folder, "loaded.npz")) as loaded:
-            got = {cio.canonical_keras_name(k): loaded[k] for k in loaded.files}
-        assert set(got) == set(reference), folder
-        assert all(_bitwise_equal(got[k], v) for k, v in reference.items()), folder
-        info = result["info"]
-        assert info["missing_keys"] == [] and info["mismatched_keys"] == [], (folder, info)
-        assert info["unexpected_keys"] == [], (folder, info)
-        for output, diff in result["diffs"].items():
-            assert diff <= ATOL_SAME_TF, f"{folder}: {output} max |diff| {diff} > {ATOL_SAME_TF}"
 
 
 def test_bf16_safetensors_are_widened_to_float32_exactly(tmp_path):

@@ -114,40 +114,47 @@ def test_num_labels_and_id2label():
     assert DebertaConfig.from_dict(DebertaConfig(num_labels=3).to_dict(), num_labels=4).num_labels == 4
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"hidden_size": 770, "num_attention_heads": 12}, r"hidden_size \(770\) must be divisible by num_attention_heads \(12\)"),
-        ({"pos_att_type": "c2p|p2p"}, r"pos_att_type entry 'p2p' is not supported"),
-        ({"pos_att_type": ["c2p", "c2p"]}, r"repeated entry"),
-        ({"pos_att_type": 3}, r"pos_att_type must be a list"),
-        ({"hidden_act": "gelu_magic"}, r"hidden_act 'gelu_magic' is not a known activation"),
-        ({"pooler_hidden_act": "swishy"}, r"pooler_hidden_act 'swishy' is not a known activation"),
-        ({"hidden_size": -8}, r"hidden_size must be a positive integer, got -8"),
-        ({"vocab_size": 0}, r"vocab_size must be a positive integer, got 0"),
-        ({"num_hidden_layers": 2.5}, r"num_hidden_layers must be a positive integer, got 2.5"),
-        ({"intermediate_size": -1}, r"intermediate_size must be a positive integer"),
-        ({"max_position_embeddings": 0}, r"max_position_embeddings must be a positive integer"),
-        ({"embedding_size": -4}, r"embedding_size must be a positive integer, got -4"),
-        ({"type_vocab_size": -1}, r"type_vocab_size must be a non-negative integer, got -1"),
-        ({"hidden_dropout_prob": 1.5}, r"hidden_dropout_prob must be a probability in \[0, 1\), got 1.5"),
-        ({"attention_probs_dropout_prob": -0.1}, r"attention_probs_dropout_prob must be a probability"),
-        ({"cls_dropout": 2.0}, r"cls_dropout must be a probability"),
-        ({"layer_norm_eps": 0}, r"layer_norm_eps must be a positive number, got 0"),
-        ({"problem_type": "ranking"}, r"problem_type 'ranking' is not one of"),
-        ({"num_labels": 3, "id2label": {0: "a", 1: "b"}}, r"num_labels \(3\) disagrees with id2label, which has 2 entries"),
-        ({"num_labels": 0}, r"num_labels must be a positive integer, got 0"),
-        ({"id2label": {0: "a", 2: "b"}}, r"id2label keys must be 0..1"),
-        ({"id2label": {0: "a", 1: "b"}, "label2id": {"a": 0}}, r"label2id has 1 entries but id2label has 2"),
-        ({"pad_token_id": 10, "vocab_size": 5}, r"pad_token_id must be an integer in \[0, vocab_size=5\), got 10"),
-        ({"relative_attention": "yes"}, r"relative_attention must be true or false, got 'yes'"),
-        ({"max_relative_positions": 1.5}, r"max_relative_positions must be an integer"),
-        ({"talking_head": True}, r"talking_head=True .* is not supported"),
-        ({"legacy": "no"}, r"legacy must be true, false or unset"),
-    ],
-)
-def test_validation_errors_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+# Each case is one row of docs/errors.md (tests/error_catalogue.py).
+CONFIG_ERRORS = [
+    ({"hidden_size": 770, "num_attention_heads": 12}, "hidden_size (770) must be divisible by num_attention_heads (12)"),
+    ({"pos_att_type": "c2p|p2p"}, "pos_att_type entry 'p2p' is not supported"),
+    ({"pos_att_type": ["c2p", "c2p"]}, "repeated entry"),
+    ({"pos_att_type": 3}, "pos_att_type must be a list"),
+    ({"hidden_act": "gelu_magic"}, "hidden_act 'gelu_magic' is not a known activation"),
+    ({"pooler_hidden_act": "swishy"}, "pooler_hidden_act 'swishy' is not a known activation"),
+    ({"hidden_size": -8}, "hidden_size must be a positive integer, got -8"),
+    ({"vocab_size": 0}, "vocab_size must be a positive integer, got 0"),
+    ({"num_hidden_layers": 2.5}, "num_hidden_layers must be a positive integer, got 2.5"),
+    ({"intermediate_size": -1}, "intermediate_size must be a positive integer"),
+    ({"max_position_embeddings": 0}, "max_position_embeddings must be a positive integer"),
+    ({"embedding_size": -4}, "embedding_size must be a positive integer, got -4"),
+    ({"type_vocab_size": -1}, "type_vocab_size must be a non-negative integer, got -1"),
+    ({"hidden_dropout_prob": 1.5}, "hidden_dropout_prob must be a probability in [0, 1), got 1.5"),
+    ({"attention_probs_dropout_prob": -0.1}, "attention_probs_dropout_prob must be a probability"),
+    ({"cls_dropout": 2.0}, "cls_dropout must be a probability"),
+    ({"layer_norm_eps": 0}, "layer_norm_eps must be a positive number, got 0"),
+    ({"problem_type": "ranking"}, "problem_type 'ranking' is not one of"),
+    ({"num_labels": 3, "id2label": {0: "a", 1: "b"}}, "num_labels (3) disagrees with id2label, which has 2 entries"),
+    ({"num_labels": 0}, "num_labels must be a positive integer, got 0"),
+    ({"id2label": {0: "a", 2: "b"}}, "id2label keys must be 0..1"),
+    ({"id2label": {0: "a", 1: "b"}, "label2id": {"a": 0}}, "label2id has 1 entries but id2label has 2"),
+    ({"pad_token_id": 10, "vocab_size": 5}, "pad_token_id must be an integer in [0, vocab_size=5), got 10"),
+    ({"relative_attention": "yes"}, "relative_attention must be true or false, got 'yes'"),
+    ({"max_relative_positions": 1.5}, "max_relative_positions must be an integer"),
+    ({"talking_head": True}, "talking_head=True"),
+    ({"legacy": "no"}, "legacy must be true, false or unset"),
+    ({"id2label": ["negative", "positive"]}, "id2label must be a dict"),
+    ({"label2id": ["negative"]}, "label2id must be a dict"),
+    ({"architectures": "DebertaForMaskedLM"}, "architectures must be a list of class names"),
+]
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param(kwargs, id=str(i), marks=pytest.mark.bad_input(f"DebertaConfig(**{kwargs!r})", ValueError, fragment))
+    for i, (kwargs, fragment) in enumerate(CONFIG_ERRORS)
+])
+def test_validation_errors_name_the_value(kwargs, expect_bad_input):
+    with expect_bad_input():
         DebertaConfig(**kwargs)
 
 
@@ -180,3 +187,19 @@ def test_presets_build_valid_configs():
     assert preset_config("deberta-base").hidden_size == transformers.DebertaConfig().hidden_size
     with pytest.raises(ValueError, match="unknown preset 'nope'"):
         preset_config("nope")
+
+
+def test_each_default_is_written_once_and_the_signature_shows_it():
+    import inspect
+
+    from deberta_core.config import FIELDS, GENERIC_FIELDS
+
+    params = inspect.signature(DebertaConfig).parameters
+    assert list(params)[: len(FIELDS)] == list(FIELDS)
+    assert {name: params[name].default for name in MODEL_FIELDS} == MODEL_FIELDS
+    assert {name: params[name].default for name in GENERIC_FIELDS} == GENERIC_FIELDS
+    # positional arguments follow the reference's order; a field given twice is refused
+    assert DebertaConfig(1000, 64, 2, 4) == DebertaConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2,
+                                                            num_attention_heads=4)
+    with pytest.raises(TypeError, match="multiple values for argument 'vocab_size'"):
+        DebertaConfig(1000, vocab_size=10)

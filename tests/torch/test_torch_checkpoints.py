@@ -1,9 +1,9 @@
-"""Reference checkpoints (written by the reference library) load and reproduce its outputs; what we save loads
-in the reference; loading errors list every problem at once."""
+"""The torch twin's checkpoints (mirror of tests/tf/test_tf_checkpoints.py): what we save loads in the reference
+and back bit for bit, heads and namings follow the checkpoint, loading errors list every problem at once.
+The reference checkpoints' outputs are checked in test_torch_reference.py."""
 
 import json
 import logging
-import pathlib
 import shutil
 
 import numpy as np
@@ -15,86 +15,11 @@ import deberta_torch
 from deberta_core import DebertaConfig
 from deberta_torch import CheckpointLoadError
 
-from conftest import HF_FIXTURES
-from torch_helpers import ATOL_FP32, make_inputs
+from conftest import ATOL_FP32, HF_FIXTURES
+from torch_helpers import fixture_class, npz_inputs
 
 MANIFEST = json.loads((HF_FIXTURES / "manifest.json").read_text())
 CLASS_OF = {m["name"]: m["class_name"] for m in MANIFEST["models"]}
-
-
-def _class_for(name: str):
-    base = name.replace("_hublike", "")
-    return getattr(deberta_torch, CLASS_OF[base])
-
-
-def _inputs(expected):
-    return {k: torch.from_numpy(expected[k]) for k in ("input_ids", "attention_mask", "token_type_ids") if k in expected}
-
-
-def _labels(expected):
-    return {k: torch.from_numpy(expected[k]) for k in ("labels", "start_positions", "end_positions") if k in expected}
-
-
-def _check_outputs(model, expected, valid_only: bool):
-    inputs = _inputs(expected)
-    rows = torch.from_numpy(expected["attention_mask"]).bool() if valid_only else None
-    with torch.no_grad():
-        out = model(**inputs, output_hidden_states=True, output_attentions=True)
-    diffs = {}
-
-    def diff(ours, ref, per_token):
-        ours, ref = ours.numpy(), np.asarray(ref)
-        if rows is not None and per_token:
-            ours, ref = ours[rows.numpy()], ref[rows.numpy()]
-        return float(np.abs(ours - ref).max())
-
-    for i, hidden in enumerate(out.hidden_states):
-        diffs[f"hidden_states.{i}"] = diff(hidden, expected["hidden_states"][i], True)
-    for i, attention in enumerate(out.attentions):
-        ours, ref = attention.numpy(), expected["attentions"][i]
-        if rows is not None:
-            query_rows = rows.numpy()[:, None, :].repeat(ours.shape[1], axis=1)
-            ours, ref = ours[query_rows], ref[query_rows]
-        diffs[f"attentions.{i}"] = float(np.abs(ours - ref).max())
-    for name in ("last_hidden_state", "logits", "start_logits", "end_logits"):
-        if name in expected:
-            per_token = expected[name].ndim >= 2 and expected[name].shape[:2] == expected["attention_mask"].shape
-            diffs[name] = diff(out[name], expected[name], per_token)
-    return diffs
-
-
-PT_DIRS = sorted(p for p in (HF_FIXTURES / "pt_v5").iterdir())
-TF_DIRS = sorted(p for p in (HF_FIXTURES / "tf_457").iterdir())
-BIN_DIRS = sorted(p for p in (HF_FIXTURES / "pt_457_bin").iterdir())
-
-
-@pytest.mark.parametrize("folder", PT_DIRS + BIN_DIRS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_reference_torch_checkpoint_reproduces_outputs(folder):
-    model = _class_for(folder.name).from_pretrained(folder)
-    expected = np.load(folder / "expected.npz")
-    diffs = _check_outputs(model, expected, valid_only=True)
-    for name, value in diffs.items():
-        assert value <= ATOL_FP32, f"{name}: {value:.3g}"
-    labels = _labels(expected)
-    if labels and "loss" in expected and "__qa" not in folder.name:
-        with torch.no_grad():
-            loss = model(**_inputs(expected), **labels).loss
-        assert abs(float(loss) - float(expected["loss"])) <= ATOL_FP32
-
-
-@pytest.mark.parametrize("folder", TF_DIRS, ids=lambda p: p.name)
-def test_reference_tf_checkpoint_loads_with_from_tf_and_matches_every_position(folder):
-    """The reference TF classes share our padded-row semantics, so every position must agree."""
-    model = _class_for(folder.name).from_pretrained(folder, from_tf=True)
-    expected = np.load(folder / "expected_tf.npz")
-    for name, value in _check_outputs(model, expected, valid_only=False).items():
-        assert value <= ATOL_FP32, f"{name}: {value:.3g}"
-    labels = _labels(expected)
-    if labels and "loss" in expected:
-        with torch.no_grad():
-            loss = model(**_inputs(expected), **labels).loss
-        # The TF classes return per-example (or masked-mean) losses; their mean is the reduced loss.
-        assert abs(float(loss) - float(np.mean(expected["loss"]))) <= ATOL_FP32
 
 
 def test_tf_head_checkpoint_into_bare_encoder_reports_unused_head():
@@ -103,7 +28,7 @@ def test_tf_head_checkpoint_into_bare_encoder_reports_unused_head():
     assert sorted(info["unexpected_keys"]) == ["classifier/bias", "classifier/kernel", "pooler/dense/bias", "pooler/dense/kernel"]
     expected = np.load(folder / "expected_tf.npz")
     with torch.no_grad():
-        hidden = model(**_inputs(expected)).last_hidden_state.numpy()
+        hidden = model(**npz_inputs(expected)).last_hidden_state.numpy()
     assert np.abs(hidden - expected["hidden_states"][-1]).max() <= ATOL_FP32
 
 
@@ -115,14 +40,14 @@ def test_tf_only_folder_without_from_tf_says_so():
 @pytest.mark.parametrize("name", ["p1_rel_c2p_p2c__mlm", "p4_embproj__seqcls", "p2_rel_p2c_clamp16__qa"])
 def test_saved_folder_loads_in_reference_without_missing_keys(name, tmp_path):
     source = HF_FIXTURES / "pt_v5" / name
-    model = _class_for(name).from_pretrained(source)
+    model = fixture_class(name).from_pretrained(source)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
     ref_cls = getattr(transformers, CLASS_OF[name])
     reference, info = ref_cls.from_pretrained(tmp_path, output_loading_info=True)
     assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
     expected = np.load(source / "expected.npz")
-    inputs = _inputs(expected)
+    inputs = npz_inputs(expected)
     rows = inputs["attention_mask"].bool()
     with torch.no_grad():
         ours, theirs = model(**inputs), reference.eval()(**inputs)
@@ -132,12 +57,12 @@ def test_saved_folder_loads_in_reference_without_missing_keys(name, tmp_path):
         ours, theirs = ours[rows], theirs[rows]
     assert float((ours - theirs).abs().max()) <= ATOL_FP32
     # And back in our own loader, bit for bit.
-    again = _class_for(name).from_pretrained(tmp_path)
+    again = fixture_class(name).from_pretrained(tmp_path)
     for (n1, p1), (n2, p2) in zip(model.state_dict().items(), again.state_dict().items()):
         assert n1 == n2 and torch.equal(p1, p2)
     model.save_pretrained(tmp_path / "bin", safe_serialization=False)
     assert (tmp_path / "bin" / "pytorch_model.bin").exists()
-    _class_for(name).from_pretrained(tmp_path / "bin")
+    fixture_class(name).from_pretrained(tmp_path / "bin")
 
 
 def test_original_mlm_naming_is_picked_from_the_checkpoint(caplog):

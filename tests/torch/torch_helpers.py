@@ -1,83 +1,43 @@
-"""Shared helpers for the torch tests: tiny configs, reference twins with random weights, padded inputs."""
+"""The torch twin's test helpers (mirror of tests/tf/tf_helpers.py): shared NumPy batches as torch tensors,
+reference twins with random weights, run_model_test. Configs, variants, tolerances and batch builders are the
+shared ones of tests/conftest.py."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 import torch
 import transformers
 
 import deberta_torch
+from conftest import ATOL_FP32, fixture_architecture, make_inputs, make_labels, split_npz
 from deberta_core import DebertaConfig
-from deberta_torch.io import match_state_dict
-
-# Same math as the reference, different kernels (SDPA / fused LayerNorm / index_select vs gather): fp32 round-off.
-ATOL_FP32 = 1e-5
-# Gradients accumulate over more operations (and the MLM vocab): a looser bound, as the issue fixes it.
-ATOL_GRAD = 1e-4
-
-TINY = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-
-# The variants the issue lists: relative attention on/off, c2p/p2c/both, clamping, absolute positions on/off,
-# token types 0/2, embedding_size != hidden_size.
-VARIANTS: Dict[str, dict] = {
-    "rel_both": dict(relative_attention=True, pos_att_type="c2p|p2c", position_biased_input=False),
-    "rel_c2p_clamp": dict(relative_attention=True, pos_att_type=["c2p"], max_relative_positions=4, type_vocab_size=2),
-    "rel_p2c_abs": dict(relative_attention=True, pos_att_type=["p2c"], max_relative_positions=6, hidden_act="gelu_new"),
-    "abs_only_types": dict(relative_attention=False, type_vocab_size=2, pooler_hidden_act="tanh", layer_norm_eps=1e-12),
-    "embproj": dict(relative_attention=True, pos_att_type="c2p|p2c", embedding_size=16, type_vocab_size=2,
-                    position_biased_input=False, max_relative_positions=5),
-    "embproj_abs": dict(relative_attention=True, pos_att_type=["c2p"], embedding_size=24, type_vocab_size=2),
-}
-
-HEADS = ["DebertaModel", "DebertaForMaskedLM", "DebertaForSequenceClassification",
-         "DebertaForTokenClassification", "DebertaForQuestionAnswering"]
+from deberta_torch.io import match_weights
 
 
-def make_config(variant: str, **overrides) -> DebertaConfig:
-    return DebertaConfig(**{**TINY, **VARIANTS[variant], **overrides})
+def to_torch(arrays: Mapping[str, np.ndarray]) -> Dict[str, torch.Tensor]:
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in arrays.items()}
 
 
-def make_inputs(config: DebertaConfig, lengths=(11, 7, 3), seed: int = 0) -> Dict[str, torch.Tensor]:
-    """A right-padded batch (pad id 0) with token types where the config has them."""
-    gen = torch.Generator().manual_seed(seed)
-    batch, seq = len(lengths), max(lengths)
-    input_ids = torch.randint(1, config.vocab_size, (batch, seq), generator=gen)
-    attention_mask = torch.zeros(batch, seq, dtype=torch.long)
-    for row, length in enumerate(lengths):
-        attention_mask[row, :length] = 1
-    input_ids = input_ids * attention_mask
-    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if config.type_vocab_size > 0:
-        inputs["token_type_ids"] = (torch.arange(seq)[None, :] >= (torch.tensor(lengths)[:, None] // 2)).long() * attention_mask
-    return inputs
+def torch_inputs(config: DebertaConfig, lengths=(11, 7, 3), seed: int = 0) -> Dict[str, torch.Tensor]:
+    """The shared padded batch (conftest.make_inputs) as torch tensors."""
+    return to_torch(make_inputs(config, lengths, seed))
 
 
-def make_labels(head: str, config: DebertaConfig, inputs, seed: int = 1) -> Dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    mask = inputs["attention_mask"].bool()
-    batch, seq = mask.shape
-    if head == "DebertaForMaskedLM":
-        labels = torch.randint(0, config.vocab_size, (batch, seq), generator=gen)
-        return {"labels": labels.masked_fill(~mask, -100)}
-    if head == "DebertaForTokenClassification":
-        labels = torch.randint(0, config.num_labels, (batch, seq), generator=gen)
-        return {"labels": labels.masked_fill(~mask, -100)}
-    if head == "DebertaForSequenceClassification":
-        if config.problem_type == "multi_label_classification":
-            return {"labels": torch.randint(0, 2, (batch, config.num_labels), generator=gen).float()}
-        if config.num_labels == 1:
-            return {"labels": torch.randn(batch, generator=gen)}
-        if config.problem_type == "regression":  # one target per output
-            return {"labels": torch.randn(batch, config.num_labels, generator=gen)}
-        return {"labels": torch.randint(0, config.num_labels, (batch,), generator=gen)}
-    if head == "DebertaForQuestionAnswering":
-        lengths = mask.sum(1)
-        start = (torch.rand(batch, generator=gen) * lengths).long()
-        return {"start_positions": start, "end_positions": torch.minimum(start + 1, lengths - 1)}
-    return {}
+def torch_labels(head: str, config: DebertaConfig, inputs, seed: int = 1) -> Dict[str, torch.Tensor]:
+    """The shared labels (conftest.make_labels) of ``head`` for torch ``inputs``, as torch tensors."""
+    return to_torch(make_labels(head, config, {k: v.numpy() for k, v in inputs.items()}, seed))
+
+
+def npz_inputs(expected) -> Dict[str, torch.Tensor]:
+    """The inputs recorded in a fixture's expected*.npz, as torch tensors."""
+    return to_torch(split_npz(expected)[0])
+
+
+def npz_labels(expected) -> Dict[str, torch.Tensor]:
+    """The labels recorded in a fixture's expected*.npz, as torch tensors."""
+    return to_torch(split_npz(expected)[1])
 
 
 def randomize_(module: torch.nn.Module, seed: int) -> None:
@@ -86,6 +46,13 @@ def randomize_(module: torch.nn.Module, seed: int) -> None:
     with torch.no_grad():
         for _, param in sorted(module.named_parameters()):
             param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+
+
+def random_model(head: str, config: DebertaConfig, seed: int = 0) -> torch.nn.Module:
+    """``head`` built from ``config`` with seeded random weights, in eval mode."""
+    model = getattr(deberta_torch, head)(config).eval()
+    randomize_(model, seed)
+    return model
 
 
 def reference_twin(head: str, config: DebertaConfig, seed: int = 0):
@@ -99,7 +66,7 @@ def reference_twin(head: str, config: DebertaConfig, seed: int = 0):
     randomize_(reference, seed)
     ours = getattr(deberta_torch, head)(config).eval()
     state = {k: v for k, v in reference.state_dict().items()}
-    to_load, report = match_state_dict(ours, state, config)
+    to_load, report = match_weights(ours, state, "torch")
     assert not report.missing_keys and not report.unexpected_keys, report
     ours.load_state_dict(to_load, strict=True)
     return reference, ours
@@ -133,5 +100,6 @@ def valid_rows(inputs) -> torch.Tensor:
     return inputs["attention_mask"].bool()
 
 
-def to_numpy(tensor) -> np.ndarray:
-    return tensor.detach().cpu().numpy()
+def fixture_class(name: str):
+    """The deberta_torch class of a reference fixture folder (``p1_rel_c2p_p2c__mlm_nolegacy_hublike`` -> MaskedLM)."""
+    return getattr(deberta_torch, fixture_architecture(name))

@@ -1,5 +1,6 @@
-"""Model behaviour through the shared run_model_test helper: every head x config variant, the reference's input
-forms, return_dict=False, the weight-map coverage, input validation, activations, import side effects."""
+"""The Keras twin's models (mirror of tests/torch/test_torch_models.py), through the run_model_test helper: every
+head x shared variant, the reference's input forms, return_dict=False, the weight-map coverage, input validation,
+activations, import side effects, resizing."""
 
 import json
 import subprocess
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_testing import ATOL_FP32, HEADS, VARIANTS, make_config, make_inputs, run_model_test, tf_class
+from conftest import ATOL_FP32, HEADS, VARIANTS
+from tf_helpers import run_model_test, tf_class
 from deberta_core.config import ACTIVATIONS
 
 
@@ -25,24 +27,24 @@ def expected_shape(architecture, config, batch, seq):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("architecture", HEADS)
-def test_every_head_and_variant(architecture, variant):
-    config = make_config(variant, num_labels=2 if architecture == "DebertaForQuestionAnswering" else 3)
-    inputs = make_inputs(config, (11, 7, 3))
+def test_every_head_and_variant(architecture, variant, tiny_config, tiny_inputs):
+    config = tiny_config(variant, num_labels=2 if architecture == "DebertaForQuestionAnswering" else 3)
+    inputs = tiny_inputs(config, (11, 7, 3))
     run_model_test(tf_class(architecture), config, inputs, expected_shape(architecture, config, 3, 11))
 
 
-def test_non_legacy_mlm_head_and_outputs_flags():
-    config = make_config("rel_both", legacy=False, output_hidden_states=True)
-    model, outputs = run_model_test(tf_class("DebertaForMaskedLM"), config, make_inputs(config), (3, 11, config.vocab_size))
+def test_non_legacy_mlm_head_and_outputs_flags(tiny_config, tiny_inputs):
+    config = tiny_config("rel_both", legacy=False, output_hidden_states=True)
+    model, outputs = run_model_test(tf_class("DebertaForMaskedLM"), config, tiny_inputs(config), (3, 11, config.vocab_size))
     assert hasattr(model, "lm_predictions") and not hasattr(model, "cls")
     assert outputs["hidden_states"].shape == (config.num_hidden_layers + 1, 3, 11, config.hidden_size)
     assert "attentions" not in outputs
 
 
-def test_inputs_embeds_equal_input_ids_path():
-    config = make_config("embproj_abs")
+def test_inputs_embeds_equal_input_ids_path(tiny_config, tiny_inputs):
+    config = tiny_config("embproj_abs")
     model = tf_class("DebertaModel")(config)
-    inputs = make_inputs(config)
+    inputs = tiny_inputs(config)
     by_ids = model(inputs)["last_hidden_state"].numpy()
     embeds = tf.gather(model.embeddings.word_embeddings.weight, inputs["input_ids"])
     by_embeds = model({**{k: v for k, v in inputs.items() if k != "input_ids"}, "inputs_embeds": embeds})
@@ -50,8 +52,8 @@ def test_inputs_embeds_equal_input_ids_path():
 
 
 @pytest.fixture(scope="module")
-def abs_model():
-    config = make_config("abs_only_types", max_position_embeddings=16)
+def abs_model(tiny_config):
+    config = tiny_config("abs_only_types", max_position_embeddings=16)
     return tf_class("DebertaForTokenClassification")(config)
 
 
@@ -68,7 +70,7 @@ def test_too_long_sequence_raises_with_absolute_positions(abs_model):
         abs_model(np.ones((1, 17), np.int64))
 
 
-def test_user_mistakes_raise_clear_errors(abs_model):
+def test_user_mistakes_raise_clear_errors(abs_model, tiny_config):
     ids = np.ones((1, 4), np.int64)
     with pytest.raises(ValueError, match="either input_ids or inputs_embeds"):
         abs_model(ids, inputs_embeds=np.zeros((1, 4, 32), np.float32))
@@ -81,7 +83,7 @@ def test_user_mistakes_raise_clear_errors(abs_model):
     with pytest.raises(TypeError, match="DebertaConfig"):
         tf_class("DebertaModel")({"hidden_size": 32})
     with pytest.raises(ValueError, match=r"question answering needs num_labels == 2 \(start and end logits\), got 3"):
-        tf_class("DebertaForQuestionAnswering")(make_config(sorted(VARIANTS)[0], num_labels=3))
+        tf_class("DebertaForQuestionAnswering")(tiny_config(sorted(VARIANTS)[0], num_labels=3))
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
@@ -119,11 +121,11 @@ print(json.dumps({
 
 
 @pytest.mark.parametrize("legacy", [True, False])
-def test_resize_token_embeddings_in_place_then_train_and_load_in_torch(legacy, tmp_path):
+def test_resize_token_embeddings_in_place_then_train_and_load_in_torch(legacy, tmp_path, tiny_config, tiny_inputs):
     torch = pytest.importorskip("torch")
     import deberta_torch
 
-    config = make_config("rel_both", legacy=legacy)
+    config = tiny_config("rel_both", legacy=legacy)
     model = tf_class("DebertaForMaskedLM")(config)
     model.build()
     old_vocab = config.vocab_size
@@ -134,7 +136,7 @@ def test_resize_token_embeddings_in_place_then_train_and_load_in_torch(legacy, t
     np.testing.assert_array_equal(table[:old_vocab], old_rows)
     assert model.output_bias.shape == (old_vocab + 30,) and model.config.vocab_size == old_vocab + 30
     assert len(model.weights) == len({id(w) for w in model.weights})  # the old tables are gone
-    inputs = make_inputs(model.config)
+    inputs = tiny_inputs(model.config)
     inputs["input_ids"][0, 1] = old_vocab + 29  # a new id is valid now
     assert model(inputs).logits.shape[-1] == old_vocab + 30
     with pytest.raises(ValueError, match="new_num_tokens must be a positive integer"):

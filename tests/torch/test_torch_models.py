@@ -1,6 +1,6 @@
-"""What torch users expect beyond parity: shapes of every head, fused vs exact attention, long sequences,
-torch.compile / torch.export / ONNX, bf16 autocast, gradient checkpointing, training.
-DistributedDataParallel is tested across two real processes in tests/e2e/test_distributed_torch.py."""
+"""The torch twin's models (mirror of tests/tf/test_tf_models.py): shapes of every head, fused vs exact
+attention, long sequences, input forms, torch.compile / torch.export / ONNX, resizing, the activations.
+Training (loops, gradient checkpointing, bf16 autocast) is in test_torch_training.py."""
 
 import numpy as np
 import pytest
@@ -10,18 +10,11 @@ import deberta_torch
 from deberta_core.config import ACTIVATIONS
 from deberta_torch.activations import ACT2FN
 
-from torch_helpers import (ATOL_FP32, HEADS, make_config, make_inputs, make_labels, max_diff, randomize_,
-                           run_model_test)
+from conftest import ATOL_FP32, HEADS
+from torch_helpers import max_diff, random_model, run_model_test, torch_inputs
 
 # ONNX Runtime's kernels differ from torch's more than two torch paths do (fused GELU/LayerNorm, reassociation).
 ATOL_ONNX = 1e-4
-
-
-def _model(head, variant="rel_both", seed=0, **overrides):
-    config = make_config(variant, num_labels=2 if head == "DebertaForQuestionAnswering" else 3, **overrides)
-    model = getattr(deberta_torch, head)(config).eval()
-    randomize_(model, seed)
-    return model
 
 
 def test_activation_set_matches_core():
@@ -29,9 +22,9 @@ def test_activation_set_matches_core():
 
 
 @pytest.mark.parametrize("head", HEADS)
-def test_every_head_shapes(head):
-    config = make_config("embproj", num_labels=2 if head == "DebertaForQuestionAnswering" else 3)
-    inputs = make_inputs(config)
+def test_every_head_shapes(head, tiny_config):
+    config = tiny_config("embproj", num_labels=2 if head == "DebertaForQuestionAnswering" else 3)
+    inputs = torch_inputs(config)
     batch, seq = inputs["input_ids"].shape
     expected = {
         "DebertaModel": (batch, seq, config.hidden_size),
@@ -44,9 +37,9 @@ def test_every_head_shapes(head):
 
 
 @pytest.mark.parametrize("variant", ["rel_both", "abs_only_types", "embproj"])
-def test_fused_and_exact_attention_agree_on_every_position(variant):
-    model = _model("DebertaModel", variant)
-    inputs = make_inputs(model.config, lengths=(9, 4, 1))
+def test_fused_and_exact_attention_agree_on_every_position(variant, tiny_config):
+    model = random_model("DebertaModel", tiny_config(variant, num_labels=3))
+    inputs = torch_inputs(model.config, lengths=(9, 4, 1))
     inputs["attention_mask"][2] = 0  # a row with no valid token at all
     with torch.no_grad():
         exact = model(**inputs, output_attentions=True, output_hidden_states=True)
@@ -61,22 +54,22 @@ def test_fused_and_exact_attention_agree_on_every_position(variant):
     assert torch.isfinite(fused.last_hidden_state).all()
 
 
-def test_sequences_longer_than_512_with_relative_positions_only():
-    config = make_config("rel_both", max_position_embeddings=512, max_relative_positions=-1)
+def test_sequences_longer_than_512_with_relative_positions_only(tiny_config):
+    config = tiny_config("rel_both", max_position_embeddings=512, max_relative_positions=-1)
     model = deberta_torch.DebertaModel(config).eval()
     ids = torch.randint(1, config.vocab_size, (1, 700))
     with torch.no_grad():
         out = model(ids)
     assert out.last_hidden_state.shape == (1, 700, config.hidden_size)
     assert torch.isfinite(out.last_hidden_state).all()
-    abs_model = deberta_torch.DebertaModel(make_config("abs_only_types", max_position_embeddings=64)).eval()
+    abs_model = deberta_torch.DebertaModel(tiny_config("abs_only_types", max_position_embeddings=64)).eval()
     with pytest.raises(ValueError, match=r"sequence length 80 exceeds max_position_embeddings \(64\)"):
         abs_model(torch.ones(1, 80, dtype=torch.long))
 
 
-def test_mask_forms_and_inputs_embeds():
-    model = _model("DebertaModel", "rel_both")
-    inputs = make_inputs(model.config)
+def test_mask_forms_and_inputs_embeds(tiny_config):
+    model = random_model("DebertaModel", tiny_config("rel_both", num_labels=3))
+    inputs = torch_inputs(model.config)
     mask2d = inputs["attention_mask"]
     with torch.no_grad():
         base = model(**inputs).last_hidden_state
@@ -95,9 +88,9 @@ def test_mask_forms_and_inputs_embeds():
         model(inputs["input_ids"][0])
 
 
-def test_torch_compile_fullgraph_has_no_graph_breaks():
-    model = _model("DebertaForSequenceClassification", "rel_both")
-    inputs = make_inputs(model.config)
+def test_torch_compile_fullgraph_has_no_graph_breaks(tiny_config):
+    model = random_model("DebertaForSequenceClassification", tiny_config("rel_both", num_labels=3))
+    inputs = torch_inputs(model.config)
     compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
     with torch.no_grad():
         eager = model(**inputs).logits
@@ -105,23 +98,23 @@ def test_torch_compile_fullgraph_has_no_graph_breaks():
     assert max_diff(eager, out) <= ATOL_FP32
 
 
-def test_torch_export_with_dynamic_sequence():
-    model = _model("DebertaModel", "rel_both")
+def test_torch_export_with_dynamic_sequence(tiny_config):
+    model = random_model("DebertaModel", tiny_config("rel_both", num_labels=3))
     seq = torch.export.Dim("seq", min=2, max=64)
-    inputs = make_inputs(model.config, lengths=(10, 6))
+    inputs = torch_inputs(model.config, lengths=(10, 6))
     program = torch.export.export(
         model, (inputs["input_ids"], inputs["attention_mask"]),
         dynamic_shapes=({1: seq}, {1: seq}),
     )
     for lengths in ((10, 6), (17, 3)):
-        other = make_inputs(model.config, lengths=lengths, seed=4)
+        other = torch_inputs(model.config, lengths=lengths, seed=4)
         with torch.no_grad():
             expected = model(other["input_ids"], other["attention_mask"]).last_hidden_state
         got = program.module()(other["input_ids"], other["attention_mask"]).last_hidden_state
         assert max_diff(expected, got) <= ATOL_FP32
 
 
-def test_onnx_export_matches_eager_at_two_lengths(tmp_path):
+def test_onnx_export_matches_eager_at_two_lengths(tmp_path, tiny_config):
     onnxruntime = pytest.importorskip("onnxruntime", reason="the optional [onnx] extra is not installed")
 
     class Wrapper(torch.nn.Module):  # plain tensors in and out for the exporter
@@ -132,8 +125,8 @@ def test_onnx_export_matches_eager_at_two_lengths(tmp_path):
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids, attention_mask=attention_mask).logits
 
-    model = _model("DebertaForSequenceClassification", "rel_both")
-    inputs = make_inputs(model.config, lengths=(10, 6))
+    model = random_model("DebertaForSequenceClassification", tiny_config("rel_both", num_labels=3))
+    inputs = torch_inputs(model.config, lengths=(10, 6))
     path = tmp_path / "model.onnx"
     seq = torch.export.Dim("seq", min=2, max=64)
     batch = torch.export.Dim("batch", min=1, max=16)
@@ -144,96 +137,41 @@ def test_onnx_export_matches_eager_at_two_lengths(tmp_path):
     )
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for lengths in ((10, 6), (23, 5, 9)):
-        other = make_inputs(model.config, lengths=lengths, seed=7)
+        other = torch_inputs(model.config, lengths=lengths, seed=7)
         with torch.no_grad():
             expected = model(**other).logits.numpy()
         got = session.run(["logits"], {k: other[k].numpy() for k in ("input_ids", "attention_mask")})[0]
         assert np.abs(expected - got).max() <= ATOL_ONNX
 
 
-def test_bf16_autocast_is_finite_with_padding_and_fully_masked_rows():
-    model = _model("DebertaForMaskedLM", "rel_both")
-    inputs = make_inputs(model.config, lengths=(9, 4, 1))
-    inputs["attention_mask"][2] = 0
-    labels = make_labels("DebertaForMaskedLM", model.config, make_inputs(model.config, lengths=(9, 4, 1)))
-    model.train()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(**inputs, **labels)
-        exact = model(**inputs, output_attentions=True)
-    assert torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
-    assert all(torch.isfinite(a).all() for a in exact.attentions)
-    out.loss.backward()
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-
-
-def test_gradient_checkpointing_gives_the_same_gradients():
-    model = _model("DebertaForTokenClassification", "embproj")
-    inputs = make_inputs(model.config)
-    labels = make_labels("DebertaForTokenClassification", model.config, inputs)
-    model.train()
-    for module in model.modules():  # no dropout: the two runs must be comparable
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-    model(**inputs, **labels).loss.backward()
-    plain = {n: p.grad.clone() for n, p in model.named_parameters()}
-    model.zero_grad()
-    model.gradient_checkpointing_enable()
-    assert model.is_gradient_checkpointing
-    model(**inputs, **labels).loss.backward()
-    for name, param in model.named_parameters():
-        assert max_diff(plain[name], param.grad) <= ATOL_FP32, name
-
-
-@pytest.mark.parametrize("head", HEADS[1:])
-def test_short_training_loop_drives_the_loss_down(head):
-    torch.manual_seed(0)
-    config = make_config("rel_both", num_labels=2 if head == "DebertaForQuestionAnswering" else 3)
-    model = getattr(deberta_torch, head)(config)
-    inputs = make_inputs(config, lengths=(12, 9, 6, 12))
-    labels = make_labels(head, config, inputs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    losses = []
-    for _ in range(25):
-        optimizer.zero_grad()
-        loss = model(**inputs, **labels).loss
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
-    with torch.no_grad():
-        eval_loss = float(model(**inputs, **labels).loss)
-    assert losses[-1] < 0.5 * losses[0] and eval_loss < 0.5 * losses[0], losses
-
-
-def test_resize_token_embeddings_keeps_rows_and_ties_the_decoder():
-    model = _model("DebertaForMaskedLM", "rel_both")
+def test_resize_token_embeddings_keeps_rows_and_ties_the_decoder(tiny_config):
+    model = random_model("DebertaForMaskedLM", tiny_config("rel_both", num_labels=3))
     old = model.get_input_embeddings().weight.detach().clone()
     model.resize_token_embeddings(150)
     new = model.get_input_embeddings().weight
     assert new.shape == (150, model.config.hidden_size) and torch.equal(new[:120], old)
     assert model.config.vocab_size == 150 and model.output_bias.shape == (150,)
     with torch.no_grad():
-        logits = model(**make_inputs(model.config)).logits
+        logits = model(**torch_inputs(model.config)).logits
     assert logits.shape[-1] == 150
     assert model.get_output_embeddings() is model.get_input_embeddings()
     with pytest.raises(ValueError, match="new_num_tokens must be a positive integer"):
         model.resize_token_embeddings(0)
 
 
-def test_constructor_rejects_other_configs():
+def test_constructor_rejects_other_configs(tiny_config):
     with pytest.raises(TypeError, match="expected a deberta_core.DebertaConfig"):
         deberta_torch.DebertaModel({"hidden_size": 32})
     with pytest.raises(ValueError, match=r"question answering needs num_labels == 2 \(start and end logits\), got 3"):
-        deberta_torch.DebertaForQuestionAnswering(make_config("rel_both", num_labels=3))
+        deberta_torch.DebertaForQuestionAnswering(tiny_config("rel_both", num_labels=3))
 
 
-def test_original_mlm_head_with_embedding_projection_round_trips_through_the_map(tmp_path):
+def test_original_mlm_head_with_embedding_projection_round_trips_through_the_map(tmp_path, tiny_config):
     """embedding_size != hidden_size with the original lm_predictions naming: the map, our torch model and
     its saved file agree on every shape (the reference cannot build this head)."""
     from deberta_core import weight_map
 
-    config = make_config("embproj", legacy=False)
+    config = tiny_config("embproj", legacy=False)
     model = deberta_torch.DebertaForMaskedLM(config).eval()
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     for entry in weight_map.expand(config, "DebertaForMaskedLM"):
@@ -241,6 +179,6 @@ def test_original_mlm_head_with_embedding_projection_round_trips_through_the_map
     assert shapes == {}
     model.save_pretrained(tmp_path)
     again = deberta_torch.DebertaForMaskedLM.from_pretrained(tmp_path)
-    inputs = make_inputs(config)
+    inputs = torch_inputs(config)
     with torch.no_grad():
         assert max_diff(model(**inputs).logits, again(**inputs).logits) == 0.0

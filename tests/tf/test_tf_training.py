@@ -1,12 +1,14 @@
-"""Keras training the Keras way: compile() without a loss + fit() on dicts holding the labels (the model computes
-its task loss), compiled Keras losses on (features, labels), XLA, mixed precision, gradient checkpointing."""
+"""Training the Keras twin (mirror of tests/torch/test_torch_training.py), the Keras way: compile() without a loss
++ fit() on dicts holding the labels (the model computes its task loss), compiled Keras losses on (features,
+labels), XLA, mixed precision, gradient checkpointing."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_testing import HEADS, make_config, make_inputs, make_labels, tf_class
+from conftest import HEADS, make_config, make_inputs, make_labels
+from tf_helpers import tf_class
 from deberta_tf.io import model_variables
 
 LENGTHS = [(9, 5), (6, 2)]  # two padded batches of different lengths (XLA compiles each shape once)
@@ -46,7 +48,8 @@ def fit_losses(model, dataset, **compile_kwargs):
 
 
 def head_config(architecture, **overrides):
-    return make_config("rel_c2p_clamp", **overrides)
+    """The shared rel_c2p_clamp config with dropout off (these tests compare runs), unless a test turns it on."""
+    return make_config("rel_c2p_clamp", **{"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, **overrides})
 
 
 @pytest.mark.parametrize("architecture", HEADS[1:])
@@ -95,13 +98,13 @@ def test_compiled_keras_loss_and_metrics_on_features_labels():
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision_trains_and_stays_finite_with_masked_rows(policy):
+def test_mixed_precision_trains_and_stays_finite_with_masked_rows(policy, tiny_inputs):
     architecture = "DebertaForMaskedLM"
     config = head_config(architecture)
     keras.utils.set_random_seed(0)
     model = tf_class(architecture)(config, dtype=policy)
     assert keras.mixed_precision.global_policy().name == "float32", "the policy stays local to the model"
-    inputs = make_inputs(config, (8, 3, 0))  # a fully padded row: every query and key masked
+    inputs = tiny_inputs(config, (8, 3, 0))  # a fully padded row: every query and key masked
     outputs = model(inputs, output_hidden_states=True, output_attentions=True)
     assert outputs["logits"].dtype == tf.as_dtype(policy.split("_")[1])
     for name in ("logits", "hidden_states", "attentions"):
@@ -116,14 +119,14 @@ def test_mixed_precision_trains_and_stays_finite_with_masked_rows(policy):
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.1], ids=["no_dropout", "dropout"])
-def test_gradient_checkpointing_gives_the_same_gradients(dropout):
+def test_gradient_checkpointing_gives_the_same_gradients(dropout, tiny_inputs, tiny_labels):
     """Same loss and gradients with and without rematerialisation; with dropout on, the recomputation replays
     the forward's masks (both runs start from the same dropout seed state)."""
     architecture = "DebertaForSequenceClassification"
     config = head_config(architecture, num_labels=3, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     model = tf_class(architecture)(config)
-    inputs = make_inputs(config)
-    labels = make_labels(architecture, config, inputs)
+    inputs = tiny_inputs(config)
+    labels = tiny_labels(architecture, config, inputs)
     model.build()
     variables = model_variables(model)
     generators = [layer.seed_generator for layer in model._flatten_layers() if hasattr(layer, "seed_generator")]

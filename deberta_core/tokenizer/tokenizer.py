@@ -1,19 +1,7 @@
-"""DebertaTokenizer: DeBERTa (v1)'s byte-level BPE on the Rust ``tokenizers`` library, with the reference API.
+"""DebertaTokenizer: the class (vocabulary, special tokens, encoding, padding, decoding, loading and saving).
 
-The encoding behaviour is that of the reference library's 4.x ``DebertaTokenizerFast`` (same Rust pipeline:
-ByteLevel pre-tokenizer, BPE model, ``[CLS] A [SEP]`` / ``[CLS] A [SEP] B [SEP]`` template with token types
-0 for ``[CLS] A [SEP]`` and 1 for ``B [SEP]``, ``[MASK]`` absorbing the whitespace before it), with three
-deliberate differences, all documented in docs/tokenizer.md:
-
-- an empty ``text_pair`` is still a pair (``[CLS] A [SEP] [SEP]``), as in the original DeBERTa code and the
-  reference slow tokenizer (the reference fast tokenizer silently drops an empty pair on single inputs);
-- user mistakes raise ValueError/TypeError/FileNotFoundError instead of asserting, warning or being ignored
-  (``max_length`` too small for the special tokens, ragged tensors, bad batch items, bad files);
-- ``return_tensors='np'`` on ragged rows raises instead of building an object array.
-
-Importing this module imports neither torch, TensorFlow nor transformers; ``return_tensors='pt'``/``'tf'``
-import their framework inside the call that asks for it.
-"""
+See the package docstring (deberta_core/tokenizer/__init__.py) for the behaviour and its deliberate differences
+from the reference."""
 
 from __future__ import annotations
 
@@ -25,26 +13,26 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processors
-from tokenizers.models import BPE
 
-from .files import (
+from ..files import (
     MERGES_NAME,
     SPECIAL_TOKENS_MAP_NAME,
     TOKENIZER_CONFIG_NAME,
     TOKENIZER_JSON_NAME,
     VOCAB_NAME,
+    Staging,
     resolve_checkpoint,
 )
+from .batch_encoding import PAD_VALUES, BatchEncoding, as_lists, check_tensor_type
+from .options import PreTokenizedInput, SIDES, TextInput, as_id_list, batch_inputs, resolve_strategies
+from .vocab_files import (
+    ASSETS_DIR, EMBEDDED_NAMES, bpe_from_files, read_json_object, token_content, tokenizer_from_json,
+)
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("deberta_core.tokenizer")
 
-ASSETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
-# Names that load the embedded deberta-base files (no network, no cache).
-EMBEDDED_NAMES = ("deberta-base",)
 # deberta-base was pre-trained with 512 positions; the reference hub config says the same.
 DEFAULT_MODEL_MAX_LENGTH = 512
-MERGES_VERSION_HEADER = "#version:"
-
 # attribute -> default token; ids come from the vocabulary ([PAD]=0 [CLS]=1 [SEP]=2 [UNK]=3 [MASK]=50264).
 DEFAULT_SPECIAL_TOKENS = {
     "pad_token": "[PAD]",
@@ -54,256 +42,7 @@ DEFAULT_SPECIAL_TOKENS = {
     "mask_token": "[MASK]",
 }
 # The reference's order for all_special_tokens (bos/eos are [CLS]/[SEP] in DeBERTa).
-_SPECIAL_ORDER = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
-
-PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
-TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
-TENSOR_TYPES = ("np", "pt", "tf")
-SIDES = ("right", "left")
-
-TextInput = str
-PreTokenizedInput = Sequence[str]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# BatchEncoding
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _to_tensor(key: str, value: Any, tensor_type: str) -> Any:
-    """One output field as a tensor of ``tensor_type`` (ids: 'np' and 'pt' int64, 'tf' int32 as the reference;
-    float fields such as regression labels: float32)."""
-    if value and isinstance(value[0], (list, tuple)):
-        lengths = sorted({len(row) for row in value})
-        if len(lengths) > 1:
-            raise ValueError(
-                f"cannot make a rectangular {tensor_type!r} tensor of {key!r}: expected rows of equal length, "
-                f"got lengths {lengths}; pass padding=True (and truncation=True for texts longer than max_length)"
-            )
-    array = np.asarray(value)
-    floating = array.dtype.kind == "f"  # float fields pad() passes through (regression / multi-label labels)
-    array = array.astype(np.float32 if floating else np.int64)
-    if tensor_type == "np":
-        return array
-    if tensor_type == "pt":
-        import torch  # only when asked for
-
-        return torch.from_numpy(array)
-    import tensorflow as tf  # only when asked for
-
-    return tf.constant(array, dtype=tf.float32 if floating else tf.int32)
-
-
-def _check_tensor_type(tensor_type: Any) -> Optional[str]:
-    if tensor_type is None:
-        return None
-    value = getattr(tensor_type, "value", tensor_type)  # accepts the reference's TensorType enum too
-    if value not in TENSOR_TYPES:
-        raise ValueError(f"return_tensors must be one of {TENSOR_TYPES} or None, got {tensor_type!r}")
-    return value
-
-
-# How pad() fills each field it knows (input_ids take the tokenizer's pad id); other fields pass through.
-_PAD_VALUES = {"input_ids": None, "attention_mask": 0, "token_type_ids": 0, "special_tokens_mask": 1}
-
-
-def _as_lists(value: Any) -> Any:
-    """NumPy / torch / tf tensors as (nested) Python lists; lists as they are."""
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_as_lists(v) if hasattr(v, "tolist") or isinstance(v, (list, tuple)) else v for v in value]
-    return value
-
-
-class BatchEncoding(dict):
-    """The tokenizer's output: a dict of fields (``input_ids`` ...) with attribute access, plus the Rust
-    ``Encoding`` objects behind it for alignment queries (``word_ids``, ``char_to_token`` ...)."""
-
-    def __init__(
-        self,
-        data: Optional[Mapping[str, Any]] = None,
-        encodings: Optional[List[Any]] = None,
-        tensor_type: Any = None,
-        prepend_batch_axis: bool = False,
-    ):
-        super().__init__(data or {})
-        self._encodings = encodings
-        self.convert_to_tensors(tensor_type, prepend_batch_axis=prepend_batch_axis)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"BatchEncoding has no field {name!r}; fields: {list(self.keys())}") from None
-
-    def __getitem__(self, key: Union[str, int]) -> Any:
-        if isinstance(key, str):
-            return super().__getitem__(key)
-        if isinstance(key, (int, np.integer)):
-            return self._require_encodings()[key]
-        raise KeyError(f"index a BatchEncoding with a field name (str) or a batch index (int), got {key!r}")
-
-    def __getstate__(self) -> dict:
-        return {"data": dict(self), "encodings": self._encodings}
-
-    def __setstate__(self, state: dict) -> None:
-        self.update(state["data"])
-        self._encodings = state["encodings"]
-
-    def __reduce__(self):
-        return (BatchEncoding, (), self.__getstate__())
-
-    @property
-    def encodings(self) -> Optional[List[Any]]:
-        """The Rust ``tokenizers.Encoding`` of each row (overflow windows included), or None."""
-        return self._encodings
-
-    @property
-    def is_fast(self) -> bool:
-        return self._encodings is not None
-
-    def _require_encodings(self) -> List[Any]:
-        if self._encodings is None:
-            raise ValueError("this BatchEncoding carries no encodings (it was built from plain data)")
-        return self._encodings
-
-    def tokens(self, batch_index: int = 0) -> List[str]:
-        """The token strings of row ``batch_index``."""
-        return self._require_encodings()[batch_index].tokens
-
-    def word_ids(self, batch_index: int = 0) -> List[Optional[int]]:
-        """For each token of row ``batch_index``, the index of the word it came from (None for special and
-        padding tokens): with ``is_split_into_words=True`` the index into the given word list."""
-        return self._require_encodings()[batch_index].word_ids
-
-    def sequence_ids(self, batch_index: int = 0) -> List[Optional[int]]:
-        """For each token, 0 (first text), 1 (text_pair) or None (special and padding tokens)."""
-        return self._require_encodings()[batch_index].sequence_ids
-
-    def token_to_word(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[int]:
-        batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
-        return self._require_encodings()[batch_index].word_ids[token_index]
-
-    def token_to_chars(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[Tuple[int, int]]:
-        """The (start, end) character span of a token in its own text, or None for special tokens."""
-        batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
-        return self._require_encodings()[batch_index].token_to_chars(token_index)
-
-    def char_to_token(
-        self, batch_or_char_index: int, char_index: Optional[int] = None, sequence_index: int = 0
-    ) -> Optional[int]:
-        """The index of the token covering character ``char_index`` of text ``sequence_index`` (0 or 1)."""
-        batch_index, char_index = (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
-        return self._require_encodings()[batch_index].char_to_token(char_index, sequence_index)
-
-    def word_to_tokens(
-        self, batch_or_word_index: int, word_index: Optional[int] = None, sequence_index: int = 0
-    ) -> Optional[Tuple[int, int]]:
-        """The (start, end) token span of word ``word_index`` of text ``sequence_index``."""
-        batch_index, word_index = (0, batch_or_word_index) if word_index is None else (batch_or_word_index, word_index)
-        return self._require_encodings()[batch_index].word_to_tokens(word_index, sequence_index)
-
-    def convert_to_tensors(self, tensor_type: Any = None, prepend_batch_axis: bool = False) -> "BatchEncoding":
-        """Turn every field into a tensor of ``tensor_type`` ('np', 'pt', 'tf'); None leaves lists."""
-        tensor_type = _check_tensor_type(tensor_type)
-        if tensor_type is None:
-            return self
-        for key, value in self.items():
-            if isinstance(value, (list, tuple)):
-                self[key] = _to_tensor(key, [value] if prepend_batch_axis else value, tensor_type)
-        return self
-
-    def to(self, device: Any) -> "BatchEncoding":
-        """Move torch tensors to ``device`` (other values are left alone)."""
-        for key, value in self.items():
-            if hasattr(value, "to") and not isinstance(value, (list, tuple, str)):
-                self[key] = value.to(device)
-        return self
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Reading the vocabulary files
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _read_vocab(path: str) -> Dict[str, int]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"vocabulary file not found: {path!r} (expected a {VOCAB_NAME} mapping token -> id)")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            vocab = json.load(handle)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"{path!r} is not valid JSON (expected an object mapping token -> id): {err}") from None
-    if not isinstance(vocab, dict) or not vocab:
-        raise ValueError(f"{path!r}: expected a non-empty JSON object mapping token -> id, got {type(vocab).__name__}")
-    for token, index in vocab.items():
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            raise ValueError(f"{path!r}: expected a non-negative integer id for every token, got {token!r}: {index!r}")
-    return vocab
-
-
-def _read_merges(path: str) -> List[Tuple[str, str]]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"merges file not found: {path!r} (expected a {MERGES_NAME} of 'left right' lines)")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path!r} is not UTF-8 text (expected a {MERGES_NAME} of 'left right' lines): {err}") from None
-    merges = []
-    for number, line in enumerate(lines, start=1):
-        if not line or (number == 1 and line.startswith(MERGES_VERSION_HEADER)):
-            continue
-        parts = line.split(" ")
-        if len(parts) != 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"{path!r} line {number}: expected two space-separated tokens, got {line[:80]!r}")
-        merges.append((parts[0], parts[1]))
-    if not merges:
-        raise ValueError(f"{path!r}: expected at least one merge rule, got none")
-    return merges
-
-
-def _bpe_from_files(vocab_file: str, merges_file: str) -> BPE:
-    vocab = _read_vocab(os.fspath(vocab_file))
-    merges = _read_merges(os.fspath(merges_file))
-    try:
-        return BPE(vocab=vocab, merges=merges, dropout=None, unk_token=None, continuing_subword_prefix="",
-                   end_of_word_suffix="", fuse_unk=False)
-    except Exception as err:  # the Rust side raises a bare Exception, e.g. a merge of unknown tokens
-        raise ValueError(f"{merges_file!r} does not fit {vocab_file!r}: {err}") from None
-
-
-def _tokenizer_from_json(path: str) -> Tokenizer:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"tokenizer file not found: {path!r} (expected a {TOKENIZER_JSON_NAME})")
-    try:
-        tok = Tokenizer.from_file(os.fspath(path))
-    except Exception as err:  # Rust raises a bare Exception for bad JSON or an unknown layout
-        raise ValueError(f"{path!r} is not a valid {TOKENIZER_JSON_NAME}: {err}") from None
-    if not isinstance(tok.model, BPE):
-        raise ValueError(f"{path!r}: expected a byte-level BPE model, got {type(tok.model).__name__}")
-    return tok
-
-
-def _read_json_object(path: str) -> Dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"{path!r} is not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path!r}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _token_content(value: Any) -> Any:
-    """A special token as written in tokenizer_config.json / special_tokens_map.json (str or {"content": ...})."""
-    if isinstance(value, dict):
-        return value.get("content")
-    return value
+SPECIAL_ORDER = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 
 def clean_up_tokenization(text: str) -> str:
@@ -379,13 +118,13 @@ class DebertaTokenizer:
 
         if tokenizer_file is not None:
             source = os.fspath(tokenizer_file)
-            tok = _tokenizer_from_json(source)
+            tok = tokenizer_from_json(source)
         else:
             if vocab_file is None:
                 vocab_file, merges_file = os.path.join(ASSETS_DIR, VOCAB_NAME), os.path.join(ASSETS_DIR, MERGES_NAME)
                 name_or_path = name_or_path or "deberta-base"
             source = os.fspath(vocab_file)
-            tok = Tokenizer(_bpe_from_files(vocab_file, merges_file))
+            tok = Tokenizer(bpe_from_files(vocab_file, merges_file))
 
         vocab = tok.get_vocab(with_added_tokens=True)
         ids = {}
@@ -454,14 +193,14 @@ class DebertaTokenizer:
         init: Dict[str, Any] = {}
         for config_name in (SPECIAL_TOKENS_MAP_NAME, TOKENIZER_CONFIG_NAME):  # the config wins over the map
             if config_name in found:
-                config = _read_json_object(found[config_name])
+                config = read_json_object(found[config_name])
                 for key in ("add_prefix_space", "model_max_length", "clean_up_tokenization_spaces",
                             "padding_side", "truncation_side"):
                     if key in config and config[key] is not None:
                         init[key] = config[key]
                 for key in DEFAULT_SPECIAL_TOKENS:
-                    if key in config and _token_content(config[key]) is not None:
-                        init[key] = _token_content(config[key])
+                    if key in config and token_content(config[key]) is not None:
+                        init[key] = token_content(config[key])
         init.update(kwargs)
         init.setdefault("name_or_path", path)
 
@@ -475,15 +214,24 @@ class DebertaTokenizer:
         )
 
     def save_vocabulary(self, save_directory: str, filename_prefix: Optional[str] = None) -> Tuple[str, ...]:
-        """Write vocab.json and merges.txt (optionally ``{prefix}-vocab.json`` ...) into an existing folder."""
+        """Write vocab.json and merges.txt (optionally ``{prefix}-vocab.json`` ...) into an existing folder, both
+        or neither (staged, then moved in)."""
         save_directory = os.fspath(save_directory)
         if not os.path.isdir(save_directory):
             raise FileNotFoundError(f"save_vocabulary needs an existing folder, got {save_directory!r}")
-        return tuple(self._backend(self.add_prefix_space).tokenizer.model.save(save_directory, filename_prefix))
+        with Staging(save_directory) as staging:
+            names = self._stage_vocabulary(staging, filename_prefix)
+            staging.commit()
+        return tuple(os.path.join(save_directory, name) for name in names)
+
+    def _stage_vocabulary(self, staging: Staging, filename_prefix: Optional[str]) -> List[str]:
+        written = self._backend(self.add_prefix_space).tokenizer.model.save(staging.folder, filename_prefix)
+        return [os.path.basename(path) for path in written]
 
     def save_pretrained(self, save_directory: str, filename_prefix: Optional[str] = None) -> Tuple[str, ...]:
         """Write tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt and tokenizer.json:
-        files that this class and the reference 4.x tokenizers (slow and fast) load."""
+        files that this class and the reference 4.x tokenizers (slow and fast) load. All or nothing: the files
+        are written to a staging folder and moved in at the end (an error leaves the folder as it was)."""
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise FileExistsError(f"save_pretrained needs a folder, got the file {save_directory!r}")
@@ -515,23 +263,23 @@ class DebertaTokenizer:
             "unk_token": self.unk_token,
         }
         special_map = {}
-        for name in _SPECIAL_ORDER:
+        for name in SPECIAL_ORDER:
             token = getattr(self, name)
             is_mask = name == "mask_token"
             special_map[name] = {"content": token, "lstrip": is_mask, "normalized": is_mask, "rstrip": False,
                                  "single_word": False}
-        written = []
-        for name, data in ((TOKENIZER_CONFIG_NAME, config), (SPECIAL_TOKENS_MAP_NAME, special_map)):
-            path = os.path.join(save_directory, prefix + name)
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-            written.append(path)
-        written.extend(self.save_vocabulary(save_directory, filename_prefix))
-        path = os.path.join(save_directory, prefix + TOKENIZER_JSON_NAME)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(self._clean_json())
-        written.append(path)
-        return tuple(written)
+        names = []
+        with Staging(save_directory) as staging:  # every file or none: staged, then moved in
+            for name, data in ((TOKENIZER_CONFIG_NAME, config), (SPECIAL_TOKENS_MAP_NAME, special_map)):
+                names.append(prefix + name)
+                with open(staging.path(names[-1]), "w", encoding="utf-8") as handle:
+                    handle.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+            names.extend(self._stage_vocabulary(staging, filename_prefix))
+            names.append(prefix + TOKENIZER_JSON_NAME)
+            with open(staging.path(names[-1]), "w", encoding="utf-8") as handle:
+                handle.write(self._clean_json())
+            staging.commit()
+        return tuple(os.path.join(save_directory, name) for name in names)
 
     def _clean_json(self) -> str:
         """tokenizer.json of the default backend with no truncation or padding baked in."""
@@ -632,11 +380,11 @@ class DebertaTokenizer:
 
     @property
     def special_tokens_map(self) -> Dict[str, str]:
-        return {name: getattr(self, name) for name in _SPECIAL_ORDER}
+        return {name: getattr(self, name) for name in SPECIAL_ORDER}
 
     @property
     def all_special_tokens(self) -> List[str]:
-        return list(dict.fromkeys(getattr(self, name) for name in _SPECIAL_ORDER))
+        return list(dict.fromkeys(getattr(self, name) for name in SPECIAL_ORDER))
 
     @property
     def all_special_ids(self) -> List[int]:
@@ -668,7 +416,7 @@ class DebertaTokenizer:
         if isinstance(ids, (int, np.integer)):
             return tok.id_to_token(int(ids))
         special = set(self.all_special_ids) if skip_special_tokens else ()
-        return [tok.id_to_token(index) for index in _as_id_list(ids) if index not in special]
+        return [tok.id_to_token(index) for index in as_id_list(ids) if index not in special]
 
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
         """Byte-level tokens back to text."""
@@ -716,45 +464,6 @@ class DebertaTokenizer:
             backend = self._backends.setdefault(add_prefix_space, _Backend(tok))
         return backend
 
-    def _strategies(
-        self, padding: Any, truncation: Any, max_length: Optional[int], pad_to_multiple_of: Optional[int]
-    ) -> Tuple[str, str, Optional[int]]:
-        """The reference's resolution of padding/truncation/max_length into (padding, truncation, max_length)."""
-        if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0):
-            raise ValueError(f"max_length must be a non-negative int or None, got {max_length!r}")
-        if max_length is not None and padding is False and truncation is None:
-            truncation = "longest_first"  # the reference's rule: a max_length alone means truncate to it
-        padding = getattr(padding, "value", padding)
-        truncation = getattr(truncation, "value", truncation)
-        if padding is True:
-            padding_strategy = "longest"
-        elif padding is False or padding is None:
-            padding_strategy = "do_not_pad"
-        elif padding in PADDING_STRATEGIES:
-            padding_strategy = padding
-        else:
-            raise ValueError(f"padding must be True, False, or one of {PADDING_STRATEGIES}, got {padding!r}")
-        if truncation is True:
-            truncation_strategy = "longest_first"
-        elif truncation is False or truncation is None:
-            truncation_strategy = "do_not_truncate"
-        elif truncation in TRUNCATION_STRATEGIES:
-            truncation_strategy = truncation
-        else:
-            raise ValueError(f"truncation must be True, False, or one of {TRUNCATION_STRATEGIES}, got {truncation!r}")
-        if max_length is None and (padding_strategy == "max_length" or truncation_strategy != "do_not_truncate"):
-            max_length = self.model_max_length
-        if pad_to_multiple_of is not None:
-            if not isinstance(pad_to_multiple_of, int) or isinstance(pad_to_multiple_of, bool) or pad_to_multiple_of < 1:
-                raise ValueError(f"pad_to_multiple_of must be a positive int or None, got {pad_to_multiple_of!r}")
-            if (truncation_strategy != "do_not_truncate" and padding_strategy != "do_not_pad"
-                    and max_length % pad_to_multiple_of != 0):
-                raise ValueError(
-                    f"with truncation and padding, max_length must be a multiple of pad_to_multiple_of: "
-                    f"got max_length={max_length}, pad_to_multiple_of={pad_to_multiple_of}"
-                )
-        return padding_strategy, truncation_strategy, max_length
-
     def __call__(
         self,
         text: Union[TextInput, PreTokenizedInput, Sequence[TextInput], Sequence[PreTokenizedInput], None] = None,
@@ -794,15 +503,15 @@ class DebertaTokenizer:
                 "space, as the reference fast tokenizer requires); got add_prefix_space=False: create the tokenizer "
                 "with DebertaTokenizer(add_prefix_space=True) or pass add_prefix_space=True"
             )
-        inputs, is_batched = _batch_inputs(text, text_pair, is_split_into_words)
-        tensor_type = _check_tensor_type(return_tensors)
+        inputs, is_batched = batch_inputs(text, text_pair, is_split_into_words)
+        tensor_type = check_tensor_type(return_tensors)
         if not isinstance(stride, int) or isinstance(stride, bool) or stride < 0:
             raise ValueError(f"stride must be a non-negative int, got {stride!r}")
         padding_side = self.padding_side if padding_side is None else padding_side
         if padding_side not in SIDES:
             raise ValueError(f"padding_side must be one of {SIDES}, got {padding_side!r}")
-        padding_strategy, truncation_strategy, max_length = self._strategies(
-            padding, truncation, max_length, pad_to_multiple_of
+        padding_strategy, truncation_strategy, max_length = resolve_strategies(
+            padding, truncation, max_length, pad_to_multiple_of, self.model_max_length
         )
         if truncation_strategy != "do_not_truncate" and add_special_tokens:
             has_pair = any(isinstance(item, tuple) for item in inputs)
@@ -931,13 +640,14 @@ class DebertaTokenizer:
                 f"pad expects examples holding 'input_ids' (a list of dicts or a dict of lists), "
                 f"got {type(encoded_inputs).__name__} with fields {list(encoded_inputs) if isinstance(encoded_inputs, Mapping) else None}"
             )
-        data = {key: _as_lists(value) for key, value in encoded_inputs.items()}
+        data = {key: as_lists(value) for key, value in encoded_inputs.items()}
         ids = data["input_ids"]
         single = bool(ids) and not isinstance(ids[0], list)
         if single:  # one example: fields are flat lists
-            data = {key: [value] if key in _PAD_VALUES or key == "attention_mask" else value for key, value in data.items()}
+            data = {key: [value] if key in PAD_VALUES or key == "attention_mask" else value for key, value in data.items()}
             ids = data["input_ids"]
-        padding_strategy, _, max_length = self._strategies(padding, False, max_length, pad_to_multiple_of)
+        padding_strategy, _, max_length = resolve_strategies(padding, False, max_length, pad_to_multiple_of,
+                                                              self.model_max_length)
         padding_side = self.padding_side if padding_side is None else padding_side
         if padding_side not in SIDES:
             raise ValueError(f"padding_side must be one of {SIDES}, got {padding_side!r}")
@@ -948,13 +658,13 @@ class DebertaTokenizer:
             data.pop("attention_mask", None)
         target = None
         if padding_strategy == "longest":
-            target = max(len(row) for row in ids)
+            target = max((len(row) for row in ids), default=0)
         elif padding_strategy == "max_length":
             target = max_length
         if target is not None and pad_to_multiple_of:
             target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
         if target is not None:
-            pad_values = dict(_PAD_VALUES, input_ids=self.pad_token_id)
+            pad_values = dict(PAD_VALUES, input_ids=self.pad_token_id)
             for key in list(data):
                 if key not in pad_values:
                     continue
@@ -964,7 +674,7 @@ class DebertaTokenizer:
                     rows.append(row + filler if padding_side == "right" else filler + row)
                 data[key] = rows
         if single:
-            data = {key: value[0] if key in _PAD_VALUES else value for key, value in data.items()}
+            data = {key: value[0] if key in PAD_VALUES else value for key, value in data.items()}
         return BatchEncoding(data, tensor_type=return_tensors)
 
     def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **kwargs: Any) -> List[str]:
@@ -986,12 +696,23 @@ class DebertaTokenizer:
         skip_special_tokens: bool = False,
         clean_up_tokenization_spaces: Optional[bool] = None,
     ) -> str:
-        """Ids (list, int, NumPy/torch/TF 1-D tensor) back to text; invalid UTF-8 becomes U+FFFD."""
-        ids = _as_id_list(token_ids)
+        """Ids (list, int, NumPy/torch/TF 1-D tensor) back to text; invalid UTF-8 becomes U+FFFD. An id outside
+        the vocabulary ``[0, len(self))`` is an error (the backend would drop it without a word)."""
+        ids = self._check_ids_in_vocabulary(as_id_list(token_ids))
         text = self.backend_tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
         if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
             text = clean_up_tokenization(text)
         return text
+
+    def _check_ids_in_vocabulary(self, ids: List[int], row: Optional[int] = None) -> List[int]:
+        size = len(self)
+        bad = [index for index in ids if not 0 <= index < size]
+        if bad:
+            where = "" if row is None else f" in row {row}"
+            raise ValueError(f"cannot decode token ids outside the vocabulary [0, {size}){where}: got {bad[:5]}"
+                             f"{' ...' if len(bad) > 5 else ''} (a model with a larger vocab_size than this "
+                             f"tokenizer, or ids that are not token ids, such as -100 labels?)")
+        return ids
 
     def batch_decode(
         self,
@@ -1002,7 +723,7 @@ class DebertaTokenizer:
         """``decode`` for each row of a batch (list of lists, or a 2-D tensor)."""
         if hasattr(sequences, "numpy") and not isinstance(sequences, np.ndarray):
             sequences = sequences.numpy() if not hasattr(sequences, "detach") else sequences.detach().cpu().numpy()
-        rows = [_as_id_list(row) for row in sequences]
+        rows = [self._check_ids_in_vocabulary(as_id_list(row), row_index) for row_index, row in enumerate(sequences)]
         texts = self.backend_tokenizer.decode_batch(rows, skip_special_tokens=skip_special_tokens)
         if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
             texts = [clean_up_tokenization(text) for text in texts]
@@ -1014,96 +735,7 @@ class DebertaTokenizer:
 DebertaTokenizerFast = DebertaTokenizer
 
 
-def _as_id_list(token_ids: Any) -> List[int]:
-    """One sequence of ids as a list of Python ints (from int, list, NumPy, torch or TF)."""
-    if isinstance(token_ids, (int, np.integer)) and not isinstance(token_ids, bool):
-        return [int(token_ids)]
-    if not isinstance(token_ids, (list, tuple, np.ndarray)):
-        if hasattr(token_ids, "detach"):  # torch
-            token_ids = token_ids.detach().cpu().numpy()
-        elif hasattr(token_ids, "numpy"):  # TensorFlow
-            token_ids = token_ids.numpy()
-    array = np.asarray(token_ids)
-    if array.ndim == 0 and array.dtype.kind in "iu":
-        return [int(array)]
-    if array.ndim != 1:
-        raise ValueError(f"expected one sequence of ids (1-D), got an array of shape {array.shape}; "
-                         f"use batch_decode for a batch")
-    if array.size and array.dtype.kind not in "iu":
-        raise TypeError(f"expected integer token ids, got dtype {array.dtype} ({list(token_ids)[:5]}...)")
-    return [int(index) for index in array.tolist()]
-
-
-def _check_words(words: Any, where: str) -> Any:
-    if not isinstance(words, (list, tuple)):
-        raise TypeError(f"{where}: with is_split_into_words=True expected a list of words (str), "
-                        f"got {type(words).__name__}")
-    for i, word in enumerate(words):
-        if not isinstance(word, str):
-            raise TypeError(f"{where}[{i}]: expected a word (str), got {type(word).__name__}: {word!r}")
-    return list(words)
-
-
-def _batch_inputs(text: Any, text_pair: Any, is_split_into_words: bool) -> Tuple[list, bool]:
-    """Validate the inputs and put them in the Rust form: (list of str / (a, b) tuples / word lists, batched)."""
-    expected = ("a str, a list of str (batch), or a list of (text, text_pair) tuples (batch of pairs)"
-                if not is_split_into_words else "a list of words (list[str]) or a batch of them (list[list[str]])")
-    if text is None:
-        raise ValueError(f"text is required: expected {expected}, got None")
-    if is_split_into_words:
-        if isinstance(text, str) or not isinstance(text, (list, tuple)):
-            raise TypeError(f"text: with is_split_into_words=True expected {expected}, got {type(text).__name__}")
-        is_batched = len(text) > 0 and isinstance(text[0], (list, tuple))
-    else:
-        if isinstance(text, str):
-            is_batched = False
-        elif isinstance(text, (list, tuple)):
-            is_batched = True
-        else:
-            raise TypeError(f"text: expected {expected}, got {type(text).__name__}: {text!r:.80}")
-
-    if not is_batched:
-        if is_split_into_words:
-            first = _check_words(text, "text")
-            if text_pair is None:
-                return [first], False
-            return [(first, _check_words(text_pair, "text_pair"))], False
-        if text_pair is None:
-            return [text], False
-        if not isinstance(text_pair, str):
-            raise TypeError(f"text_pair: for a single text expected a str, got {type(text_pair).__name__}")
-        return [(text, text_pair)], False
-
-    if text_pair is not None:
-        if isinstance(text_pair, str) or not isinstance(text_pair, (list, tuple)):
-            raise TypeError(f"text_pair: for a batch of {len(text)} texts expected a list of {len(text)} "
-                            f"{'word lists' if is_split_into_words else 'str'}, got {type(text_pair).__name__}")
-        if len(text_pair) != len(text):
-            raise ValueError(f"text and text_pair must have the same number of items: got {len(text)} texts "
-                             f"and {len(text_pair)} pairs")
-    inputs: list = []
-    if is_split_into_words:
-        for i, words in enumerate(text):
-            first = _check_words(words, f"text[{i}]")
-            inputs.append(first if text_pair is None else (first, _check_words(text_pair[i], f"text_pair[{i}]")))
-        return inputs, True
-    for i, item in enumerate(text):
-        if isinstance(item, str):
-            if text_pair is None:
-                inputs.append(item)
-            else:
-                second = text_pair[i]
-                if not isinstance(second, str):
-                    raise TypeError(f"text_pair[{i}]: expected a str, got {type(second).__name__}: {second!r:.80}")
-                inputs.append((item, second))
-        elif isinstance(item, (list, tuple)) and text_pair is None:
-            if len(item) != 2 or not all(isinstance(part, str) for part in item):
-                raise TypeError(f"text[{i}]: expected a str or a (text, text_pair) pair of two str, got "
-                                f"{type(item).__name__} {item!r:.80}")
-            inputs.append((item[0], item[1]))
-        else:
-            raise TypeError(f"text[{i}]: expected a str, got {type(item).__name__}: {item!r:.80}")
-    return inputs, True
-
-
-__all__ = ["DebertaTokenizer", "DebertaTokenizerFast", "BatchEncoding", "clean_up_tokenization"]
+__all__ = [
+    "DEFAULT_MODEL_MAX_LENGTH", "DEFAULT_SPECIAL_TOKENS", "SPECIAL_ORDER", "DebertaTokenizer", "DebertaTokenizerFast",
+    "clean_up_tokenization",
+]

@@ -1,0 +1,204 @@
+"""Keras/TensorFlow utilities of the twin, the ones torch has built in: shapes, initialisers, the Embedding layer,
+the reference's input forms, activation recomputation, and F.cross_entropy / F.mse_loss twins. The layer files
+import them, so that they read like their torch twins."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import List, Mapping, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deberta_core import DebertaConfig
+from deberta_core.outputs import IGNORE_INDEX
+
+
+# ---------------------------------------------------------------------------------------------------- shapes and variables
+def shape_list(tensor: tf.Tensor) -> List[Union[int, tf.Tensor]]:
+    """Static dimensions where known, dynamic (scalar tensors) where not: the shape to reshape with."""
+    static = tensor.shape.as_list()
+    dynamic = tf.shape(tensor)
+    return [dynamic[i] if dim is None else dim for i, dim in enumerate(static)]
+
+
+def initializer(config: DebertaConfig) -> keras.initializers.Initializer:
+    """N(0, initializer_range), the reference's init for every Dense kernel and embedding table."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=config.initializer_range)
+
+
+def resize_variable(layer: keras.layers.Layer, attribute: str, new_rows: int, initializer) -> None:
+    """Replace ``layer.<attribute>`` (a built variable, rows first) by one with ``new_rows`` rows: kept rows are
+    copied, new ones drawn from ``initializer``. The old variable is untracked, as Keras' own quantization does
+    when it swaps a layer's kernel. Optimizer slots built for the old variable do not follow: compile() after."""
+    old = getattr(layer, attribute)
+    keep = min(int(old.shape[0]), new_rows)
+    name = old.name.split("/")[-1].split(":")[0]
+    locked = layer._tracker.locked
+    layer._tracker.unlock()
+    layer._untrack_variable(old)
+    new = layer.add_weight(shape=(new_rows,) + tuple(old.shape[1:]), name=name, initializer=initializer,
+                           dtype=old.dtype)
+    setattr(layer, attribute, new)
+    if locked:
+        layer._tracker.lock()
+    new[:keep].assign(old[:keep])
+
+
+class Embedding(keras.layers.Layer):
+    """A lookup table ``weight`` [num_embeddings, embedding_dim] (nn.Embedding's twin).
+
+    ``weight_name`` is the Keras variable name: the reference calls the word table ``weight`` and the others
+    ``embeddings``.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, weight_name: str = "embeddings",
+                 embeddings_initializer=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.weight_name = weight_name
+        self.embeddings_initializer = embeddings_initializer or "random_normal"
+
+    def build(self, input_shape=None) -> None:
+        self.weight = self.add_weight(
+            shape=(self.num_embeddings, self.embedding_dim), name=self.weight_name,
+            initializer=self.embeddings_initializer,
+        )
+        self.built = True
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        return tf.gather(self.weight, ids)  # [.., embedding_dim]
+
+    def resize(self, new_num_embeddings: int) -> None:
+        """Grow or shrink the table in place (nn.Embedding has no such method; torch swaps the module)."""
+        resize_variable(self, "weight", new_num_embeddings, self.embeddings_initializer)
+        self.num_embeddings = new_num_embeddings
+
+
+# ---------------------------------------------------------------------------------------------------- inputs
+def check_token_ids(input_ids: tf.Tensor, vocab_size: int) -> None:
+    """In eager mode, raise for ids outside [0, vocab_size) (tf.gather would return zeros on GPU, silently)."""
+    if not tf.executing_eagerly() or tf.size(input_ids) == 0:
+        return
+    low, high = int(tf.reduce_min(input_ids)), int(tf.reduce_max(input_ids))
+    if low < 0 or high >= vocab_size:
+        raise ValueError(
+            f"input_ids must be in [0, vocab_size={vocab_size}), got values in [{low}, {high}]"
+        )
+
+
+# Call arguments that are flags, not tensors (never converted to tensors).
+_FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
+
+
+def unpack_inputs(call):
+    """Accept the reference's input forms on ``call``: keyword arguments; a dict of them as the first argument;
+    a list/tuple of tensors in the documented order (the order of ``call``'s parameters); or one tensor of
+    input_ids. NumPy arrays and nested lists become tensors."""
+    signature = inspect.signature(call)
+    names = [name for name in signature.parameters if name not in ("self", "training")]
+
+    @functools.wraps(call)
+    def wrapper(self, *args, **kwargs):
+        values = signature.bind(self, *args, **kwargs).arguments
+        values.pop("self")
+        first = values.get(names[0])
+        if isinstance(first, Mapping):
+            unknown = [key for key in first if key not in names]
+            if unknown:
+                raise ValueError(f"unknown input name(s) {unknown} for {type(self).__name__}; expected some of {names}")
+            twice = [key for key in first if key != names[0] and values.get(key) is not None]
+            if twice:
+                raise ValueError(f"input(s) {twice} given both in the input dict and as keyword arguments")
+            values = {**values, names[0]: None, **first}
+        elif isinstance(first, (list, tuple)) and first and not np.isscalar(first[0]) and hasattr(first[0], "shape"):
+            if len(first) > len(names):
+                raise ValueError(
+                    f"{type(self).__name__} takes at most {len(names)} inputs in the order {names}, got {len(first)}"
+                )
+            twice = [name for name in names[1:len(first)] if values.get(name) is not None]
+            if twice:
+                raise ValueError(f"input(s) {twice} given both in the input list and as keyword arguments")
+            values = {**values, **dict(zip(names, first))}
+        for name, value in values.items():
+            if name not in _FLAG_ARGS and name != "training" and value is not None and not isinstance(value, tf.Tensor):
+                values[name] = tf.convert_to_tensor(value)
+        return call(self, **values)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------------- recomputation
+def checkpoint(function, *args, seed_generators=()):
+    """torch.utils.checkpoint.checkpoint's twin: run ``function(*args)`` keeping no activations, recompute it in
+    the backward pass (``tf.recompute_grad``). Floating tensors are the differentiable inputs; the other
+    arguments (masks, indices, flags) are closed over. ``None`` outputs are passed through.
+
+    Like torch (which restores the RNG state), the recomputation replays the forward's dropout masks: the
+    ``seed_generators`` (Keras dropout state) are reset to their forward values before it.
+    """
+    positions = [i for i, a in enumerate(args) if isinstance(a, tf.Tensor) and a.dtype.is_floating]
+    present = []  # which outputs are tensors (not None), recorded by the forward run
+    forward_seeds = []  # seed states at the start of the forward run
+
+    def inner(*tensors):
+        if not forward_seeds:
+            forward_seeds.extend(tf.identity(g.state.value) for g in seed_generators)
+        else:
+            for generator, state in zip(seed_generators, forward_seeds):
+                generator.state.assign(state)
+        full = list(args)
+        for i, tensor in zip(positions, tensors):
+            full[i] = tensor
+        outputs = function(*full)
+        present[:] = [out is not None for out in outputs]
+        return tuple(out for out in outputs if out is not None)
+
+    kept = iter(tf.recompute_grad(inner)(*[args[i] for i in positions]))
+    return tuple(next(kept) if is_tensor else None for is_tensor in present)
+
+
+def seed_generators(layer) -> list:
+    """The dropout seed generators of ``layer`` and its sublayers."""
+    return [sub.seed_generator for sub in layer._flatten_layers() if getattr(sub, "seed_generator", None) is not None]
+
+
+def call_layer(layer_module, hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions,
+               training=False):
+    """A DebertaLayer call with torch's positional order (Keras takes only tensors positionally)."""
+    return layer_module(
+        hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
+        output_attentions=output_attentions, training=training,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- losses
+def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, ignore_index=IGNORE_INDEX) -> tf.Tensor:
+    """F.cross_entropy's twin in float32: logits [n, c], labels [n]; mean over labels != ignore_index
+    (0, not torch's nan, when every label is ignored)."""
+    labels = tf.cast(labels, tf.int64)
+    valid = tf.not_equal(labels, tf.cast(ignore_index, tf.int64))
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.where(valid, labels, tf.zeros_like(labels)), logits=tf.cast(logits, tf.float32)
+    )  # [n]
+    per_example = tf.where(valid, per_example, 0.0)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.reduce_sum(tf.cast(valid, tf.float32)))
+
+
+def mse_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.square(tf.cast(predictions, tf.float32) - tf.cast(targets, tf.float32)))
+
+
+def restart_lora_factors_after_load(layer) -> None:
+    """Keras' ``Dense.load_own_variables`` loads the merged kernel and zeroes both LoRA factors, where neither gets
+    a gradient again; after it, draw A afresh (B stays zero, so the outputs are those saved), as enable_lora does."""
+    load_own_variables = layer.load_own_variables
+
+    def load_then_restart(store):
+        load_own_variables(store)
+        layer.lora_kernel_a.assign(keras.initializers.HeUniform()(layer.lora_kernel_a.shape))
+
+    layer.load_own_variables = load_then_restart
