@@ -104,8 +104,8 @@ class DisentangledSelfAttention(keras.layers.Layer):
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
         query_layer, key_layer, value_layer = tf.split(qkv, 3, axis=-1)  # [b, h, s, d] each
         if query_states is not None:
-            # The whole fused projection, of which the queries are kept: it is the layer a wrapper (LoRA, ...)
-            # may have changed, where slicing its kernel would miss the wrapper's part.
+            # The whole fused projection, of which the queries are kept: a wrapper (LoRA, ...) may have changed
+            # the projection, and slicing its weights would miss the wrapper's part.
             query_layer = tf.split(self.transpose_for_scores(self.in_proj(query_states)), 3, axis=-1)[0]  # [b, h, s, d]
         query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d] broadcast
         value_layer = value_layer + tf.reshape(self.v_bias, [self.num_attention_heads, 1, -1])

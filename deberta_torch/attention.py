@@ -164,8 +164,8 @@ class DisentangledSelfAttention(nn.Module):
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
         query_layer, key_layer, value_layer = qkv.chunk(3, dim=-1)  # [b, h, s, d] each
         if query_states is not None:
-            # The whole fused projection, of which the queries are kept: it is the module a wrapper (LoRA, ...)
-            # may have replaced, where slicing its weight would miss the wrapper's part.
+            # The whole fused projection, of which the queries are kept: a wrapper (LoRA, ...) may have changed
+            # the projection, and slicing its weights would miss the wrapper's part.
             query_layer = self.transpose_for_scores(self.in_proj(query_states)).chunk(3, dim=-1)[0]  # [b, h, s, d]
         # Biases follow the projection's dtype (under autocast they would otherwise promote q and v to fp32).
         query_layer = query_layer + self.q_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)  # [h, 1, d]

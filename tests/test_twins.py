@@ -160,6 +160,12 @@ ALLOWED: List[Allowed] = [
             "DebertaLayerNorm: torch calls F.layer_norm on float32 inputs; Keras has no functional layer norm"),
     Allowed("embeddings.py", (), ("self.vocab_size =",),
             "Keras checks ids itself (below) and resizes the table in place; torch's nn.Embedding does both"),
+    Allowed("embeddings.py", (), ("# The sublayers build on their first call. Keras only: without position_biased_input, only the enhanced",
+                                  "# mask decoder reads the position table, outside this layer's call (torch creates every parameter in",
+                                  "# __init__), so it is built here, by a call, in this layer's name scope (the variable path names it).",
+                                  "if", "call self.position_embeddings"),
+            "torch creates the enhanced mask decoder's position table in __init__; a Keras layer creates its variables on "
+            "its first call, which the embeddings' own call never makes when position_biased_input is off"),
     Allowed("embeddings.py", (), ("call check_token_ids",),
             "tf.gather returns zeros for out-of-range ids on GPU, silently; torch raises"),
     # ---- encoder.py
