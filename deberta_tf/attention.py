@@ -51,8 +51,18 @@ def relative_shift(table: tf.Tensor, offset: Union[int, tf.Tensor]) -> tf.Tensor
     (deberta_core.relative_position.relative_shift)."""
     shape = shape_list(table)
     seq_len, width = shape[-2], shape[-1]
-    flat = tf.reshape(table, shape[:-2] + [seq_len * width])[..., offset : offset + seq_len * (width - 1)]
+    flat = tf.reshape(table, shape[:-2] + [seq_len * width])[
+        ..., offset : offset + seq_len * (width - 1)]  # [..., s * (2s - 1)]
     return tf.reshape(flat, shape[:-2] + [seq_len, width - 1])[..., :seq_len]  # [..., s, s]
+
+
+def relative_term(rows: tf.Tensor, table: tf.Tensor, offset: Union[int, tf.Tensor]) -> tf.Tensor:
+    """relative_shift(extend_span(rows @ table^T)) [b, h, s, s] for rows [b, h, s, d] and a projected table
+    [1, h, 2a, d]: the c2p term (queries, reversed pos_key_layer, offset s - 1) or the p2c term transposed (keys,
+    pos_query_layer, offset s)."""
+    seq_len = shape_list(rows)[2]
+    product = tf.matmul(rows, table, transpose_b=True)  # [b, h, s, 2a]
+    return relative_shift(extend_span(product, seq_len), offset)  # [b, h, s, s]
 
 
 class DisentangledSelfAttention(keras.layers.Layer):
@@ -107,7 +117,7 @@ class DisentangledSelfAttention(keras.layers.Layer):
             # The whole fused projection, of which the queries are kept: a wrapper (LoRA, ...) may have changed
             # the projection, and slicing its weights would miss the wrapper's part.
             query_layer = tf.split(self.transpose_for_scores(self.in_proj(query_states)), 3, axis=-1)[0]  # [b, h, s, d]
-        query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d] broadcast
+        query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d]
         value_layer = value_layer + tf.reshape(self.v_bias, [self.num_attention_heads, 1, -1])
         scale = math.sqrt(self.attention_head_size * self.scale_factor)
         query_layer = query_layer / tf.cast(scale, query_layer.dtype)
@@ -146,25 +156,17 @@ class DisentangledSelfAttention(keras.layers.Layer):
         att_span = tf.get_static_value(relative_positions.att_span)  # a Python int when the length is static
         att_span = relative_positions.att_span if att_span is None else int(att_span)
         pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, att_span, training)
-        score = None
+        c2p_att = p2c_att = None
         if "c2p" in self.pos_att_type:
-            score = self.c2p_term(query_layer, pos_key_layer)  # [b, h, s, s]
+            c2p_att = relative_term(query_layer, pos_key_layer, seq_len - 1)
         if "p2c" in self.pos_att_type:
-            p2c_att = self.p2c_term(key_layer, pos_query_layer)  # [b, h, s, s]
-            score = p2c_att if score is None else score + p2c_att
-        return score
-
-    def c2p_term(self, query_layer: tf.Tensor, pos_key_layer: tf.Tensor) -> tf.Tensor:
-        """c2p [b, h, s, s] (query i, key j) from queries [b, h, s, d] and pos_key_layer [1, h, 2a, d] (rows reversed)."""
-        seq_len = shape_list(query_layer)[2]
-        c2p_att = tf.matmul(query_layer, pos_key_layer, transpose_b=True)  # [b, h, s, 2a], columns reversed
-        return relative_shift(extend_span(c2p_att, seq_len), seq_len - 1)  # [b, h, s, s]
-
-    def p2c_term(self, key_layer: tf.Tensor, pos_query_layer: tf.Tensor) -> tf.Tensor:
-        """p2c [b, h, s, s] (query i, key j) from keys [b, h, s, d] and scaled pos_query_layer [1, h, 2a, d]."""
-        seq_len = shape_list(key_layer)[2]
-        p2c_att = tf.matmul(key_layer, pos_query_layer, transpose_b=True)  # [b, h, s, 2a], row j: key j
-        return tf.transpose(relative_shift(extend_span(p2c_att, seq_len), seq_len), [0, 1, 3, 2])  # [b, h, s, s]
+            p2c_att = relative_term(key_layer, pos_query_layer, seq_len)
+            p2c_att = tf.transpose(p2c_att, [0, 1, 3, 2])  # [b, h, s, s]: query i, key j
+        if c2p_att is not None and p2c_att is not None:
+            score = c2p_att + p2c_att
+        else:
+            score = c2p_att if p2c_att is None else p2c_att
+        return score  # [b, h, s, s]
 
     def relative_tables(
         self, rel_embeddings: tf.Tensor, att_span: Union[int, tf.Tensor], training: bool = False

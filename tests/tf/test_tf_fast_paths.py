@@ -10,7 +10,7 @@ import deberta_tf
 from deberta_core import relative_position as rp
 from deberta_tf import attention as attention_module
 
-from tf_testing import ATOL_FP32, make_config, make_inputs
+from conftest import ATOL_FP32, make_config, make_inputs
 
 
 @pytest.mark.parametrize("length, span", [(1, 4), (5, 2), (7, 7), (9, 16), (13, 3)])

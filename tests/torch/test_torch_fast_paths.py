@@ -7,16 +7,14 @@ import copy
 import pytest
 import torch
 
-import deberta_torch
 from deberta_torch import attention as attention_module
 
-from torch_helpers import ATOL_FP32, make_config, make_inputs, max_diff, randomize_, reference_twin, valid_rows
+from conftest import ATOL_FP32, make_config
+from torch_helpers import max_diff, random_model, reference_twin, torch_inputs, valid_rows
 
 
 def _model(variant="rel_both", seed=0, **overrides):
-    model = deberta_torch.DebertaModel(make_config(variant, **overrides)).eval()
-    randomize_(model, seed)
-    return model
+    return random_model("DebertaModel", make_config(variant, **overrides), seed)
 
 
 def _attention(model):
@@ -38,7 +36,7 @@ def _reference_output(model, inputs):
 
 def test_tables_are_kept_in_inference_and_match_the_uncached_path():
     model = _model()
-    inputs = make_inputs(model.config)
+    inputs = torch_inputs(model.config)
     with torch.no_grad():
         first = model(**inputs).last_hidden_state
         kept = _tables(model)
@@ -52,7 +50,7 @@ def test_tables_are_kept_in_inference_and_match_the_uncached_path():
                                     "rel_embeddings"])
 def test_a_changed_weight_is_never_served_stale(change):
     model = _model()
-    inputs = make_inputs(model.config)
+    inputs = torch_inputs(model.config)
     with torch.inference_mode():
         model(**inputs)  # keep tables for the old weights
     layer = _attention(model)
@@ -80,7 +78,7 @@ def test_a_changed_weight_is_never_served_stale(change):
 
 def test_dtype_moves_and_mode_switches_drop_the_tables():
     model = _model()
-    inputs = make_inputs(model.config)
+    inputs = torch_inputs(model.config)
     with torch.no_grad():
         model(**inputs)
         assert _tables(model) is not None
@@ -97,7 +95,7 @@ def test_dtype_moves_and_mode_switches_drop_the_tables():
 
 def test_no_tables_kept_while_a_gradient_can_reach_them():
     model = _model()
-    inputs = make_inputs(model.config)
+    inputs = torch_inputs(model.config)
     out = model(**inputs).last_hidden_state  # eval mode, autograd on, weights require grad
     assert _tables(model) is None
     out.sum().backward()
@@ -107,7 +105,7 @@ def test_no_tables_kept_while_a_gradient_can_reach_them():
 
 def test_tables_kept_under_inference_mode_serve_a_frozen_model_with_input_gradients():
     model = _model()
-    inputs = make_inputs(model.config)
+    inputs = torch_inputs(model.config)
     with torch.inference_mode():
         model(**inputs)  # tables built inside inference mode
     model.requires_grad_(False)
@@ -125,7 +123,7 @@ def test_tables_kept_under_inference_mode_serve_a_frozen_model_with_input_gradie
 ])
 def test_inference_paths_match_the_reference(variant, lengths):
     reference, ours = reference_twin("DebertaModel", make_config(variant), seed=3)
-    inputs = make_inputs(ours.config, lengths=lengths)
+    inputs = torch_inputs(ours.config, lengths=lengths)
     with torch.inference_mode():
         expected = reference(**inputs).last_hidden_state
         got = ours(**inputs).last_hidden_state
@@ -135,7 +133,7 @@ def test_inference_paths_match_the_reference(variant, lengths):
 def test_clamped_terms_widened_a_few_heads_at_a_time_stay_exact(monkeypatch):
     """Eager inference widens clamped products in head groups within WIDE_BYTES; force one head per group."""
     model = _model("embproj")
-    inputs = make_inputs(model.config, lengths=(11, 7, 3))
+    inputs = torch_inputs(model.config, lengths=(11, 7, 3))
     expected = _reference_output(model, inputs)
     monkeypatch.setattr(attention_module, "WIDE_BYTES", 1)
     with torch.no_grad():
@@ -161,7 +159,7 @@ def test_no_gather_and_no_index_tensor_of_attention_size():
             return out
 
     model = _model("embproj")
-    inputs = make_inputs(model.config, lengths=(11, 7, 3))
+    inputs = torch_inputs(model.config, lengths=(11, 7, 3))
     batch, seq = inputs["input_ids"].shape
     for grad in (False, True):
         with torch.set_grad_enabled(grad), Recorder() as recorder:
@@ -172,7 +170,7 @@ def test_no_gather_and_no_index_tensor_of_attention_size():
 
 def test_unmasked_batches_skip_the_mask_and_match_the_masked_path():
     model = _model()
-    inputs = make_inputs(model.config, lengths=(9, 9))
+    inputs = torch_inputs(model.config, lengths=(9, 9))
     with torch.no_grad():
         plain = model(inputs["input_ids"]).last_hidden_state  # no mask at all
         fully_visible = model(**inputs).last_hidden_state
