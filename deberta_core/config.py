@@ -74,6 +74,14 @@ MODEL_FIELDS: Dict[str, Any] = {
     "cls_dropout": None,
 }
 
+# Fields of this package the reference does not have (keyword-only), with their defaults: written to config.json
+# only when they differ from the default (a default config.json stays the reference's).
+#   enhanced_mask_decoder: MaskedLM logits from the original pretraining code's Enhanced Mask Decoder (two
+#   query-stream passes of the last layer, see docs/mlm.md).
+OWN_FIELDS: Dict[str, Any] = {
+    "enhanced_mask_decoder": False,
+}
+
 # Generic fields every model config carries (the ones the heads and the forward defaults read).
 GENERIC_FIELDS: Dict[str, Any] = {
     "architectures": None,
@@ -148,7 +156,7 @@ class DebertaConfig:
             if name in kwargs:
                 raise TypeError(f"DebertaConfig got multiple values for argument {name!r}")
             kwargs[name] = value
-        for name, default in {**MODEL_FIELDS, **GENERIC_FIELDS}.items():
+        for name, default in {**MODEL_FIELDS, **GENERIC_FIELDS, **OWN_FIELDS}.items():
             setattr(self, name, kwargs.pop(name, default))
         self.pos_att_type = _parse_pos_att_type(self.pos_att_type)
         self.embedding_size = self.hidden_size if self.embedding_size is None else self.embedding_size
@@ -237,6 +245,12 @@ class DebertaConfig:
         return self.hidden_dropout_prob if self.cls_dropout is None else self.cls_dropout
 
     @property
+    def has_position_table(self) -> bool:
+        """Whether the model has the absolute position table: for the input (position_biased_input) or as the
+        enhanced mask decoder's query stream (enhanced_mask_decoder)."""
+        return self.position_biased_input or self.enhanced_mask_decoder
+
+    @property
     def use_legacy_mlm_head(self) -> bool:
         return True if self.legacy is None else bool(self.legacy)
 
@@ -288,7 +302,7 @@ class DebertaConfig:
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type {self.problem_type!r} is not one of {[None, *PROBLEM_TYPES]}")
         for name in ("relative_attention", "position_biased_input", "output_attentions", "output_hidden_states",
-                     "return_dict", "tie_word_embeddings"):
+                     "return_dict", "tie_word_embeddings", "enhanced_mask_decoder"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.cls_dropout is not None and (
@@ -303,6 +317,28 @@ class DebertaConfig:
             )
         if self.legacy is not None and not isinstance(self.legacy, bool):
             raise ValueError(f"legacy must be true, false or unset, got {self.legacy!r}")
+        if self.enhanced_mask_decoder:
+            self._validate_enhanced_mask_decoder()
+
+    def _validate_enhanced_mask_decoder(self) -> None:
+        """What the enhanced mask decoder needs (the original code skips it or fails with a shape error)."""
+        if self.position_biased_input:
+            raise ValueError(
+                "enhanced_mask_decoder=True needs position_biased_input=False: the decoder feeds the absolute "
+                "positions in late, as its query stream, and the original code silently skips the decoder when "
+                "the input already carries them; set position_biased_input=False (as deberta-base does) or turn "
+                "the decoder off"
+            )
+        if self.embedding_size != self.hidden_size:
+            raise ValueError(
+                f"enhanced_mask_decoder=True adds the raw position embeddings (embedding_size "
+                f"{self.embedding_size}) to hidden states (hidden_size {self.hidden_size}): they must be equal"
+            )
+        if self.num_hidden_layers < 2:
+            raise ValueError(
+                f"enhanced_mask_decoder=True reads the second-to-last encoder layer's output: it needs "
+                f"num_hidden_layers >= 2, got {self.num_hidden_layers}"
+            )
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> Dict[str, Any]:
@@ -319,6 +355,9 @@ class DebertaConfig:
             if name == "architectures":
                 continue
             out[name] = getattr(self, name)
+        for name, default in OWN_FIELDS.items():
+            if getattr(self, name) != default:
+                out[name] = copy.deepcopy(getattr(self, name))
         out["id2label"] = {str(k): v for k, v in self.id2label.items()}
         out["label2id"] = dict(self.label2id)
         for key, value in self._extra.items():
@@ -430,7 +469,7 @@ def check_keywords(given: Iterable[str], accepted: Iterable[str], where: str) ->
 def override_keywords(config_keys: Iterable[str] = ()) -> List[str]:
     """The keyword arguments that override a config: its declared fields and the extra keys the loaded config
     already holds (the reference lets from_pretrained override any attribute of the config)."""
-    return [*FIELDS, *config_keys]
+    return [*FIELDS, *OWN_FIELDS, *config_keys]
 
 
 def resolve_pretrained(

@@ -18,10 +18,10 @@ Model inputs (``check_model_inputs``), checked at the entry of DebertaModel / TF
   token-type table and ignores them (the reference does; its tokenizer returns them), so only their shape and
   dtype are checked.
 * ``position_ids`` [b, s] or [1, s] (int32/int64, in [0, max_position_embeddings)); used, and range-checked,
-  only with position_biased_input (DeBERTa's relative attention takes positions from the token order; the
+  only where the model has the position table (position_biased_input or enhanced_mask_decoder; DeBERTa's relative attention takes positions from the token order; the
   reference ignores position_ids otherwise, and so do we).
 * b >= 1 and s >= 1: an empty batch or an empty sequence is an error in both twins (there is no [CLS] token to
-  pool, and an empty batch is almost always an upstream bug). With absolute positions, s <= max_position_embeddings.
+  pool, and an empty batch is almost always an upstream bug). With the position table, s <= max_position_embeddings.
 * No broadcasting: a [b, 1] or [1, s] mask, or [1, s] token types, is refused (only position_ids may be [1, s],
   the reference's own default shape).
 
@@ -239,7 +239,7 @@ def _require_dtype(name: str, info: TensorInfo, allowed: Sequence[str], expected
 
 
 def _sizes(binder: _Binder, name: str, info: TensorInfo, config: DebertaConfig) -> None:
-    """b >= 1, s >= 1, and s <= max_position_embeddings with absolute positions."""
+    """b >= 1, s >= 1, and s <= max_position_embeddings where the model has the absolute position table."""
     shape = info.shape
     for axis, symbol in ((0, "b"), (1, "s")):
         if shape[axis] is None:
@@ -248,10 +248,10 @@ def _sizes(binder: _Binder, name: str, info: TensorInfo, config: DebertaConfig) 
         elif shape[axis] < 1:
             raise ValueError(f"{name} must hold at least one row of at least one token (b >= 1, s >= 1), got shape "
                              f"{_shape_text(shape)}")
-    if config.position_biased_input:
+    if config.has_position_table:
         limit = config.max_position_embeddings
         message = (f"sequence length {{}} exceeds max_position_embeddings ({limit}), the size of the absolute "
-                   f"position table (position_biased_input is on)")
+                   f"position table (position_biased_input or enhanced_mask_decoder is on)")
         if shape[1] is None:
             binder.checks.dims.append(DimCheck(name, 1, limit, "<=", message.format("s")))
         elif shape[1] > limit:
@@ -311,7 +311,7 @@ def check_model_inputs(config: DebertaConfig, infos: Mapping[str, Optional[Tenso
     if positions is not None:
         binder.match("position_ids", positions, (("b", "s"), (1, "s")), what)
         _require_dtype("position_ids", positions, INDEX_DTYPES, "position indices of dtype int32 or int64")
-        if config.position_biased_input:
+        if config.has_position_table:
             checks.values.append(("position_ids", ValueCheck(
                 "position_ids", 0, config.max_position_embeddings - 1,
                 f"in [0, max_position_embeddings={config.max_position_embeddings})")))

@@ -78,7 +78,7 @@ DIMENSIONS: Dict[str, Callable[[DebertaConfig], int]] = {
 CONDITIONS: Dict[str, Callable[[DebertaConfig], bool]] = {
     "always": lambda c: True,
     "type_vocab_size > 0": lambda c: c.type_vocab_size > 0,
-    "position_biased_input": lambda c: c.position_biased_input,
+    "position table": lambda c: c.has_position_table,  # position_biased_input or enhanced_mask_decoder
     "embedding_size != hidden_size": lambda c: c.embedding_size != c.hidden_size,
     "relative_attention": lambda c: c.relative_attention,
     "relative_attention and c2p": lambda c: c.relative_attention and "c2p" in c.pos_att_types,
@@ -92,7 +92,7 @@ EMBEDDINGS: Tuple[Row, ...] = (
     Row("embeddings.token_type_embeddings.weight", "deberta/embeddings/token_type_embeddings/embeddings", "identity",
         ("token_types", "embedding"), "type_vocab_size > 0"),
     Row("embeddings.position_embeddings.weight", "deberta/embeddings/position_embeddings/embeddings", "identity",
-        ("positions", "embedding"), "position_biased_input"),
+        ("positions", "embedding"), "position table"),
     Row("embeddings.embed_proj.weight", "deberta/embeddings/embed_proj/kernel", "transpose", ("hidden", "embedding"),
         "embedding_size != hidden_size"),
     Row("embeddings.LayerNorm.weight", "deberta/embeddings/LayerNorm/gamma", "identity", ("hidden",)),
@@ -195,6 +195,7 @@ class Tolerated(NamedTuple):
 
     ``tied_to``: the key may only be dropped when it equals that tensor (a tied copy).
     ``unless``: the key is not tolerated when this condition holds (then it is a real weight with a row).
+    ``keras``: the canonical Keras name of the same weight where a Keras checkpoint may carry it too.
     """
 
     torch: str
@@ -202,6 +203,7 @@ class Tolerated(NamedTuple):
     architectures: Tuple[str, ...] = ARCHITECTURES
     tied_to: Optional[str] = None
     unless: Optional[str] = None
+    keras: Optional[str] = None
 
 
 # The allow-list of benign extras on the torch side (reference checkpoints carry them).
@@ -211,8 +213,9 @@ TORCH_TOLERATED: Tuple[Tolerated, ...] = (
     Tolerated("cls.predictions.decoder.bias", "tied copy of cls.predictions.bias (pytorch_model.bin stores it)",
               ("DebertaForMaskedLM",), tied_to="cls.predictions.bias"),
     Tolerated("{base}embeddings.position_embeddings.weight",
-              "unused when position_biased_input is false (the microsoft/deberta-* hub checkpoints carry it)",
-              unless="position_biased_input"),
+              "unused when position_biased_input and enhanced_mask_decoder are false (the microsoft/deberta-* hub "
+              "checkpoints carry it for the decoder, as does a decoder checkpoint of either framework loaded with "
+              "the decoder off)", unless="position table", keras="deberta/embeddings/position_embeddings/embeddings"),
     Tolerated("{base}embeddings.position_ids", "buffer, not a weight (older checkpoints saved it)"),
 )
 
@@ -302,6 +305,16 @@ def tolerated_torch_keys(
         else:
             tied.append((key, item.tied_to.format(base=prefix)))
     return plain, tied
+
+
+def tolerated_keras_names(names: Iterable[str], config: DebertaConfig, architecture: str) -> List[str]:
+    """The given canonical Keras names that are on the allow-list (``TORCH_TOLERATED`` entries with a Keras name)
+    for this config and architecture: dropped as they are."""
+    arch = normalize_architecture(architecture)
+    present = set(names)
+    return [item.keras for item in TORCH_TOLERATED
+            if item.keras in present and arch in item.architectures
+            and not (item.unless is not None and CONDITIONS[item.unless](config))]
 
 
 HEAD_ROOTS = ("cls", "lm_predictions", "pooler", "classifier", "qa_outputs")
@@ -467,5 +480,5 @@ __all__ = [
     "ARCHITECTURES", "CONDITIONS", "DIMENSIONS", "GROUPS", "OPS", "TORCH_TOLERATED", "MapEntry", "Row",
     "TorchLayout", "Tolerated", "WeightMapError", "adapt_torch_prefix", "apply_op", "detect_torch_layout", "dump",
     "expand", "groups_for", "HEAD_ROOTS", "is_head_weight", "keras_sort_key", "mlm_config_for_weights",
-    "normalize_architecture", "op_shape", "tolerated_torch_keys", "torch_base_prefix", "torch_prefix_renames",
+    "normalize_architecture", "op_shape", "tolerated_keras_names", "tolerated_torch_keys", "torch_base_prefix", "torch_prefix_renames",
 ]

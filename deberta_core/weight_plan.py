@@ -35,6 +35,7 @@ from .weight_map import (
     mlm_config_for_weights,
     normalize_architecture,
     op_shape,
+    tolerated_keras_names,
     tolerated_torch_keys,
     torch_prefix_renames,
 )
@@ -124,6 +125,8 @@ def plan_weights(
                 ignored.append(key)
             else:
                 untied[key] = f"{key} (differs from {tied_to}, to which it should be tied)"
+    else:
+        ignored += tolerated_keras_names(names, config, arch)
     known = {src_name(e) for e in entries}
     unexpected = [n for n in names if n not in known and n not in ignored]
     missing_entries = [e for e in entries if src_name(e) not in present]

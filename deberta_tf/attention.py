@@ -105,11 +105,18 @@ class DisentangledSelfAttention(keras.layers.Layer):
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[tf.Tensor] = None,
         output_attentions: bool = False,
+        query_states: Optional[tf.Tensor] = None,
         training: bool = False,
     ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
-        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend)."""
+        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend). With ``query_states``
+        [b, s, e] (the enhanced mask decoder's query stream), queries come from them, keys and values from
+        hidden_states; everything after the projections is the ordinary path (same length, same positions)."""
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
         query_layer, key_layer, value_layer = tf.split(qkv, 3, axis=-1)  # [b, h, s, d] each
+        if query_states is not None:
+            # The whole fused projection, of which the queries are kept: a wrapper (LoRA, ...) may have changed
+            # the projection, and slicing its weights would miss the wrapper's part.
+            query_layer = tf.split(self.transpose_for_scores(self.in_proj(query_states)), 3, axis=-1)[0]  # [b, h, s, d]
         query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d]
         value_layer = value_layer + tf.reshape(self.v_bias, [self.num_attention_heads, 1, -1])
         scale = math.sqrt(self.attention_head_size * self.scale_factor)
@@ -227,11 +234,13 @@ class DebertaAttention(keras.layers.Layer):
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[tf.Tensor] = None,
         output_attentions: bool = False,
+        query_states: Optional[tf.Tensor] = None,
         training: bool = False,
     ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
         self_output, attention_probs = self.self(
             hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
-            output_attentions=output_attentions, training=training,
+            output_attentions=output_attentions, query_states=query_states, training=training,
         )
-        attention_output = self.dense_output(self_output, hidden_states, training=training)
+        residual = hidden_states if query_states is None else query_states  # the query stream carries the residual
+        attention_output = self.dense_output(self_output, residual, training=training)
         return attention_output, attention_probs

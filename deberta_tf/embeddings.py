@@ -35,7 +35,7 @@ class DebertaEmbeddings(keras.layers.Layer):
         self.word_embeddings = Embedding(config.vocab_size, config.embedding_size, weight_name="weight",
                                          embeddings_initializer=initializer(config), name="word_embeddings",
                                          dtype=self.dtype_policy)
-        if config.position_biased_input:
+        if config.has_position_table:  # the input's positions, or the enhanced mask decoder's query stream
             self.position_embeddings = Embedding(config.max_position_embeddings, config.embedding_size,
                                                  embeddings_initializer=initializer(config),
                                                  name="position_embeddings", dtype=self.dtype_policy)
@@ -57,7 +57,12 @@ class DebertaEmbeddings(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
 
     def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
+        # The sublayers build on their first call. Keras only: without position_biased_input, only the enhanced
+        # mask decoder reads the position table, outside this layer's call (torch creates every parameter in
+        # __init__), so it is built here, by a call, in this layer's name scope (the variable path names it).
+        if self.position_embeddings is not None and not self.position_biased_input:
+            self.position_embeddings(tf.zeros((1, 1), dtype=tf.int32))
+        self.built = True
 
     # ``mask`` is the padding mask, not a Keras mask: accept it without Keras' masking machinery.
     supports_masking = True
@@ -76,12 +81,9 @@ class DebertaEmbeddings(keras.layers.Layer):
     ) -> tf.Tensor:
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)  # [b, s, E]
-        seq_length = shape_list(inputs_embeds)[1]
         embeddings = inputs_embeds
-        if self.position_embeddings is not None:
-            if position_ids is None:
-                position_ids = tf.range(seq_length)[None, :]  # [1, s]
-            embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.position_biased_input:
+            embeddings = embeddings + self.absolute_positions(inputs_embeds, position_ids)
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 token_type_ids = tf.zeros(shape_list(inputs_embeds)[:2], dtype=tf.int32)
@@ -93,6 +95,14 @@ class DebertaEmbeddings(keras.layers.Layer):
             embeddings = embeddings * tf.cast(token_mask(mask), embeddings.dtype)[:, :, None]  # [b, s, 1]
         embeddings = self.dropout(embeddings, training=training)
         return embeddings
+
+    def absolute_positions(self, inputs_embeds: tf.Tensor, position_ids: Optional[tf.Tensor] = None) -> tf.Tensor:
+        """The raw absolute position embeddings [b or 1, s, E] of ``position_ids`` (default 0 .. s-1) for inputs
+        [b, s, *]: the input's position term, and the enhanced mask decoder's query stream."""
+        seq_length = shape_list(inputs_embeds)[1]
+        if position_ids is None:
+            position_ids = tf.range(seq_length)[None, :]  # [1, s]
+        return self.position_embeddings(position_ids)
 
 
 def token_mask(mask: tf.Tensor) -> tf.Tensor:

@@ -54,11 +54,12 @@ class DebertaLayer(keras.layers.Layer):
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[tf.Tensor] = None,
         output_attentions: bool = False,
+        query_states: Optional[tf.Tensor] = None,
         training: bool = False,
     ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
         attention_output, attention_probs = self.attention(
             hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
-            output_attentions=output_attentions, training=training,
+            output_attentions=output_attentions, query_states=query_states, training=training,
         )
         intermediate_output = self.intermediate(attention_output)
         layer_output = self.bert_output(intermediate_output, attention_output, training=training)
@@ -134,3 +135,20 @@ class DebertaEncoder(keras.layers.Layer):
             if output_attentions:
                 all_attentions = all_attentions + (attention_probs,)
         return ModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+
+    def enhanced_mask_decoder(
+        self, hidden_states: tf.Tensor, query_states: tf.Tensor, attention_mask: tf.Tensor, training: bool = False
+    ) -> tf.Tensor:
+        """The enhanced mask decoder's two passes of the last layer (its weights shared): queries from the query
+        stream (first ``query_states``, then the previous pass's output), keys and values from ``hidden_states``
+        (the second-to-last layer's output), the encoder's mask and relative positions. Returns the second
+        pass's output [b, s, e]."""
+        attention_mask = self.get_attention_mask(attention_mask)
+        relative_positions = self.get_rel_pos(hidden_states)
+        rel_embeddings = self.get_rel_embedding()
+        for _ in range(2):
+            query_states, attention_probs = self.layer[-1](
+                hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,
+                output_attentions=False, query_states=query_states, training=training,
+            )
+        return query_states

@@ -312,6 +312,20 @@ class TFDebertaPreTrainedModel(keras.Model):
         """The tensors a serving signature returns: every output but the per-layer tuples."""
         return {name: value for name, value in outputs.items() if name not in ("hidden_states", "attentions")}
 
+    def serving_signature(self, dtype=tf.int32) -> Dict[str, tf.TensorSpec]:
+        """The inputs a served model takes: input_ids / attention_mask (and token_type_ids when the model has token
+        types), [batch, sequence] of ``dtype``, both dynamic."""
+        names = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.config.type_vocab_size > 0 else [])
+        return {name: tf.TensorSpec([None, None], dtype, name=name) for name in names}
+
+    @property
+    def _default_save_signature(self):
+        # What SavedModel writers (ExportArchive tracking this model or a model inside it, tf.saved_model.save)
+        # trace as serving_default. Keras' own traces the recorded build shapes as float32 (its input_dtype),
+        # which the model refuses for token ids: serve integer ids instead.
+        return tf.function(lambda inputs: self.serving_outputs(self(inputs, training=False)),
+                           input_signature=[self.serving_signature()])
+
     def export(self, filepath, format: str = "tf_saved_model", verbose: bool = True, input_signature=None, **kwargs):
         """Export for serving. As a TF SavedModel without ``input_signature``: endpoints ``serve`` (int32) and
         ``serve_int64`` (int64), each taking a dict of input_ids / attention_mask (and token_type_ids when the
@@ -321,13 +335,12 @@ class TFDebertaPreTrainedModel(keras.Model):
         from keras.export import ExportArchive
 
         self.build()
-        names = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.config.type_vocab_size > 0 else [])
         archive = ExportArchive()
         archive.track(self)
         for endpoint, dtype in (("serve", tf.int32), ("serve_int64", tf.int64)):
-            spec = {name: tf.TensorSpec([None, None], dtype, name=name) for name in names}
             archive.add_endpoint(
-                endpoint, lambda inputs: self.serving_outputs(self(inputs, training=False)), input_signature=[spec]
+                endpoint, lambda inputs: self.serving_outputs(self(inputs, training=False)),
+                input_signature=[self.serving_signature(dtype)]
             )
         archive.write_out(os.fspath(filepath), verbose=verbose)
 
@@ -432,3 +445,19 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         if not return_dict:
             return encoder_outputs.to_tuple()
         return encoder_outputs
+
+    def enhanced_mask_decoder(
+        self,
+        hidden_states: tf.Tensor,
+        attention_mask: Optional[tf.Tensor] = None,
+        position_ids: Optional[tf.Tensor] = None,
+        training: bool = False,
+    ) -> tf.Tensor:
+        """The enhanced mask decoder (config.enhanced_mask_decoder) on the second-to-last layer's output
+        ``hidden_states`` [b, s, e]: the query stream starts as the raw absolute position embeddings of
+        ``position_ids`` plus hidden_states, then runs through the last layer twice (DebertaEncoder.
+        enhanced_mask_decoder). Returns [b, s, e] for the MaskedLM head."""
+        if attention_mask is None:
+            attention_mask = tf.ones(shape_list(hidden_states)[:2], dtype=tf.int32)
+        query_states = self.embeddings.absolute_positions(hidden_states, position_ids) + hidden_states  # [b, s, e]
+        return self.encoder.enhanced_mask_decoder(hidden_states, query_states, attention_mask, training=training)

@@ -156,10 +156,17 @@ class DisentangledSelfAttention(nn.Module):
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
+        query_states: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend)."""
+        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend). With ``query_states``
+        [b, s, e] (the enhanced mask decoder's query stream), queries come from them, keys and values from
+        hidden_states; everything after the projections is the ordinary path (same length, same positions)."""
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
         query_layer, key_layer, value_layer = qkv.chunk(3, dim=-1)  # [b, h, s, d] each
+        if query_states is not None:
+            # The whole fused projection, of which the queries are kept: a wrapper (LoRA, ...) may have changed
+            # the projection, and slicing its weights would miss the wrapper's part.
+            query_layer = self.transpose_for_scores(self.in_proj(query_states)).chunk(3, dim=-1)[0]  # [b, h, s, d]
         # Biases follow the projection's dtype (under autocast they would otherwise promote q and v to fp32).
         query_layer = query_layer + self.q_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)  # [h, 1, d]
         value_layer = value_layer + self.v_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)
@@ -337,9 +344,11 @@ class DebertaAttention(nn.Module):
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
+        query_states: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         self_output, attention_probs = self.self(
-            hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions
+            hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions, query_states
         )
-        attention_output = self.output(self_output, hidden_states)
+        residual = hidden_states if query_states is None else query_states  # the query stream carries the residual
+        attention_output = self.output(self_output, residual)
         return attention_output, attention_probs

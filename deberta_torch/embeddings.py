@@ -29,7 +29,7 @@ class DebertaEmbeddings(nn.Module):
         self.embedding_size = config.embedding_size
         self.position_biased_input = config.position_biased_input
         self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
-        if config.position_biased_input:
+        if config.has_position_table:  # the input's positions, or the enhanced mask decoder's query stream
             self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
         else:
             self.position_embeddings = None
@@ -54,12 +54,9 @@ class DebertaEmbeddings(nn.Module):
     ) -> torch.Tensor:
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)  # [b, s, E]
-        seq_length = inputs_embeds.shape[1]
         embeddings = inputs_embeds
-        if self.position_embeddings is not None:
-            if position_ids is None:
-                position_ids = torch.arange(seq_length, device=inputs_embeds.device)[None, :]  # [1, s]
-            embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.position_biased_input:
+            embeddings = embeddings + self.absolute_positions(inputs_embeds, position_ids)
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
@@ -71,6 +68,14 @@ class DebertaEmbeddings(nn.Module):
             embeddings = embeddings * token_mask(mask).unsqueeze(-1).to(embeddings.dtype)  # [b, s, 1]
         embeddings = self.dropout(embeddings)
         return embeddings
+
+    def absolute_positions(self, inputs_embeds: torch.Tensor, position_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The raw absolute position embeddings [b or 1, s, E] of ``position_ids`` (default 0 .. s-1) for inputs
+        [b, s, *]: the input's position term, and the enhanced mask decoder's query stream."""
+        seq_length = inputs_embeds.shape[1]
+        if position_ids is None:
+            position_ids = torch.arange(seq_length, device=inputs_embeds.device)[None, :]  # [1, s]
+        return self.position_embeddings(position_ids)
 
 
 def token_mask(mask: torch.Tensor) -> torch.Tensor:

@@ -47,9 +47,10 @@ class DebertaLayer(nn.Module):
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
+        query_states: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         attention_output, attention_probs = self.attention(
-            hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions
+            hidden_states, attention_mask, relative_positions, rel_embeddings, output_attentions, query_states
         )
         intermediate_output = self.intermediate(attention_output)
         layer_output = self.output(intermediate_output, attention_output)
@@ -118,3 +119,19 @@ class DebertaEncoder(nn.Module):
             if output_attentions:
                 all_attentions = all_attentions + (attention_probs,)
         return ModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+
+    def enhanced_mask_decoder(
+        self, hidden_states: torch.Tensor, query_states: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """The enhanced mask decoder's two passes of the last layer (its weights shared): queries from the query
+        stream (first ``query_states``, then the previous pass's output), keys and values from ``hidden_states``
+        (the second-to-last layer's output), the encoder's mask and relative positions. Returns the second
+        pass's output [b, s, e]."""
+        attention_mask = self.get_attention_mask(attention_mask)
+        relative_positions = self.get_rel_pos(hidden_states)
+        rel_embeddings = self.get_rel_embedding()
+        for _ in range(2):
+            query_states, attention_probs = self.layer[-1](
+                hidden_states, attention_mask, relative_positions, rel_embeddings, False, query_states
+            )
+        return query_states

@@ -136,6 +136,7 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
         self.legacy = config.use_legacy_mlm_head
+        self.enhanced_mask_decoder = config.enhanced_mask_decoder
         self.deberta = DebertaModel(config)
         if self.legacy:
             self.cls = LegacyDebertaOnlyMLMHead(config)
@@ -177,16 +178,23 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
     ):
         return_dict = self.config.return_dict if return_dict is None else return_dict
+        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
             inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
+            output_hidden_states=output_hidden_states or self.enhanced_mask_decoder, return_dict=True,
         )
+        sequence_output = outputs.last_hidden_state
+        if self.enhanced_mask_decoder:
+            # Keys and values: the second-to-last layer's output H(L-1) (the last layer's own output is unused).
+            sequence_output = self.deberta.enhanced_mask_decoder(outputs.hidden_states[-2], attention_mask, position_ids)
+            if not output_hidden_states:
+                outputs.hidden_states = None
         word_embeddings = self.deberta.embeddings.word_embeddings.weight
         if self.legacy:
-            prediction_scores = self.cls(outputs.last_hidden_state, word_embeddings)
+            prediction_scores = self.cls(sequence_output, word_embeddings)
         else:
-            prediction_scores = self.lm_predictions(outputs.last_hidden_state, word_embeddings)
+            prediction_scores = self.lm_predictions(sequence_output, word_embeddings)
         loss = None if labels is None else masked_lm_loss(prediction_scores, labels)
         return pack_head_outputs(return_dict, loss, {"logits": prediction_scores}, outputs)
 

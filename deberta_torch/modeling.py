@@ -311,3 +311,18 @@ class DebertaModel(DebertaPreTrainedModel):
         if not return_dict:
             return encoder_outputs.to_tuple()
         return encoder_outputs
+
+    def enhanced_mask_decoder(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        position_ids: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """The enhanced mask decoder (config.enhanced_mask_decoder) on the second-to-last layer's output
+        ``hidden_states`` [b, s, e]: the query stream starts as the raw absolute position embeddings of
+        ``position_ids`` plus hidden_states, then runs through the last layer twice (DebertaEncoder.
+        enhanced_mask_decoder). Returns [b, s, e] for the MaskedLM head."""
+        if attention_mask is None:
+            attention_mask = torch.ones(hidden_states.shape[:2], dtype=torch.long, device=hidden_states.device)
+        query_states = self.embeddings.absolute_positions(hidden_states, position_ids) + hidden_states  # [b, s, e]
+        return self.encoder.enhanced_mask_decoder(hidden_states, query_states, attention_mask)

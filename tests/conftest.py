@@ -82,10 +82,18 @@ VARIANTS: Dict[str, dict] = {
     "embproj_abs": dict(relative_attention=True, pos_att_type=["c2p"], embedding_size=24, type_vocab_size=2),
 }
 LENGTHS = (11, 7, 3)  # the default batch: three right-padded rows
+# The enhanced mask decoder's variants: those it applies to once position_biased_input is off (embedding_size ==
+# hidden_size): c2p|p2c, clamped c2p with token types, p2c only, no relative attention.
+EMD_VARIANTS = ("rel_both", "rel_c2p_clamp", "rel_p2c_abs", "abs_only_types")
 
 
 def make_config(variant: str = "rel_both", **overrides) -> DebertaConfig:
     return DebertaConfig(**{**TINY, **VARIANTS[variant], **overrides})
+
+
+def make_emd_config(variant: str = "rel_both", **overrides) -> DebertaConfig:
+    """make_config with the enhanced mask decoder on (and position_biased_input off, which it needs)."""
+    return make_config(variant, **{"position_biased_input": False, "enhanced_mask_decoder": True, **overrides})
 
 
 def make_inputs(config: DebertaConfig, lengths=LENGTHS, seed: int = 0) -> Dict[str, np.ndarray]:

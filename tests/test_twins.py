@@ -70,7 +70,7 @@ class Allowed(NamedTuple):
 _KERAS_MODEL_HOOKS = tuple("DebertaPreTrainedModel." + name for name in (
     "dummy_inputs", "build", "get_build_config", "build_from_config", "save", "save_weights", "compile",
     "compile_from_config", "task_loss", "loss_inputs", "compute_loss", "compute_metrics", "predict_step",
-    "get_config", "from_config", "serving_outputs", "export"))
+    "get_config", "from_config", "serving_outputs", "serving_signature", "_default_save_signature", "export"))
 ONE_SIDED: List[OneSided] = [
     OneSided("activations.py", "keras", ("gelu", "mish"),
              "torch.nn.functional has both; TensorFlow's gelu needs approximate=False spelled out and has no mish"),
@@ -119,6 +119,9 @@ ONE_SIDED: List[OneSided] = [
                                        "DebertaPreTrainedModel.enable_lora", "DebertaPreTrainedModel.lora_layers"),
              "LoRA through Keras 3's own Dense.enable_lora (the keras-hub API); torch users adapt with PEFT, which "
              "wraps the model from outside"),
+    OneSided("modeling.py", "keras", ("refuse_overwrite",),
+             "Keras' save / save_weights take overwrite= (and would prompt); torch's save_pretrained replaces the "
+             "checkpoint as a whole (both all-or-nothing)"),
     OneSided("modeling.py", "keras", _KERAS_MODEL_HOOKS,
              "Keras building, compile()/fit() hooks, serialisation (.keras) and SavedModel export: Keras API with "
              "no torch counterpart"),
@@ -211,6 +214,12 @@ ALLOWED: List[Allowed] = [
     # ---- embeddings.py
     Allowed("embeddings.py", (), ("hidden_states =", "(mean, variance) =", "normed ="),
             "DebertaLayerNorm: torch calls F.layer_norm on float32 inputs; Keras has no functional layer norm"),
+    Allowed("embeddings.py", (), ("# The sublayers build on their first call. Keras only: without position_biased_input, only the enhanced",
+                                  "# mask decoder reads the position table, outside this layer's call (torch creates every parameter in",
+                                  "# __init__), so it is built here, by a call, in this layer's name scope (the variable path names it).",
+                                  "if", "call self.position_embeddings"),
+            "torch creates the enhanced mask decoder's position table in __init__; a Keras layer creates its variables on "
+            "its first call, which the embeddings' own call never makes when position_biased_input is off"),
     # ---- encoder.py
     Allowed("encoder.py", (),
             ("# torch's ``self.output`` (see DebertaAttention.output); the reference TF twin's attribute name.",),

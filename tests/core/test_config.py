@@ -89,6 +89,16 @@ def test_unknown_keys_round_trip(tmp_path):
         _ = cfg.not_there
 
 
+def test_enhanced_mask_decoder_is_written_only_when_on_and_the_reference_keeps_it(tmp_path):
+    assert "enhanced_mask_decoder" not in DebertaConfig().to_dict()  # a default config.json stays the reference's
+    cfg = DebertaConfig(position_biased_input=False, enhanced_mask_decoder=True)
+    assert cfg.has_position_table and not DebertaConfig(position_biased_input=False).has_position_table
+    cfg.save_pretrained(tmp_path)
+    assert DebertaConfig.from_pretrained(tmp_path).enhanced_mask_decoder is True
+    assert DebertaConfig.from_pretrained(tmp_path, enhanced_mask_decoder=False).enhanced_mask_decoder is False
+    assert transformers.DebertaConfig.from_pretrained(tmp_path).enhanced_mask_decoder is True  # an extra attribute
+
+
 def test_pos_att_type_string_and_list_forms():
     assert DebertaConfig(pos_att_type="C2P | p2c").pos_att_type == ["c2p", "p2c"]
     assert DebertaConfig(pos_att_type=("p2c",)).pos_att_type == ["p2c"]
@@ -148,6 +158,12 @@ CONFIG_ERRORS = [
     ({"architectures": "DebertaForMaskedLM"}, "architectures must be a list of class names"),
     ({"layer_norm_eps": True}, "layer_norm_eps must be a positive number, got True"),
     ({"initializer_range": False}, "initializer_range must be a non-negative number, got False"),
+    ({"enhanced_mask_decoder": "yes"}, "enhanced_mask_decoder must be true or false, got 'yes'"),
+    ({"enhanced_mask_decoder": True}, "enhanced_mask_decoder=True needs position_biased_input=False"),
+    ({"enhanced_mask_decoder": True, "position_biased_input": False, "embedding_size": 128},
+     "adds the raw position embeddings (embedding_size 128) to hidden states (hidden_size 768): they must be equal"),
+    ({"enhanced_mask_decoder": True, "position_biased_input": False, "num_hidden_layers": 1},
+     "it needs num_hidden_layers >= 2, got 1"),
 ]
 
 

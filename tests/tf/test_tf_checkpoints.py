@@ -164,6 +164,19 @@ def test_saved_model_export_serves_int32_and_int64_dynamic_shapes(tmp_path, tiny
         np.testing.assert_allclose(got["start_logits"].numpy(), expected["start_logits"].numpy(), atol=ATOL_FP32)
 
 
+def test_saved_model_export_of_a_model_without_token_types(tmp_path, tiny_config, tiny_inputs):
+    # The models inside a head are Keras models too: a SavedModel writer traces their default signature, which
+    # must feed integer ids (Keras' own default traces float32 ones, which input validation refuses).
+    config = tiny_config("rel_both", num_labels=2)
+    assert config.type_vocab_size == 0
+    model = tf_class("DebertaForSequenceClassification")(config)
+    model.export(tmp_path / "saved", verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    inputs = {k: v for k, v in tiny_inputs(config).items() if k != "token_type_ids"}
+    got = served.serve({k: tf.constant(v, tf.int32) for k, v in inputs.items()})
+    np.testing.assert_allclose(got["logits"].numpy(), model(inputs)["logits"].numpy(), atol=ATOL_FP32)
+
+
 # ---------------------------------------------------------------------------------------------------- loading
 def test_torch_bin_needs_torch_clear_error():
     with pytest.raises(CheckpointLoadError, match="needs torch"):
