@@ -8,6 +8,7 @@ text shows with deberta-base runs offline on the ``deberta-tiny`` preset."""
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 from typing import List, Tuple
@@ -70,6 +71,10 @@ def test_site_builds_strict(tmp_path):
     assert "DebertaForSequenceClassification" in api and "from_pretrained" in api
     quick = (site / "quickstart" / "index.html").read_text(encoding="utf-8")
     assert "tabbed-set" in quick and "TFDebertaForSequenceClassification" in quick
+    # Readable offline: no page loads a script, stylesheet or font from another host (the theme's are local).
+    remote = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"(?:https?:)?//")
+    online = [p.relative_to(site).as_posix() for p in site.rglob("*.html") if remote.search(p.read_text("utf-8"))]
+    assert not online, online
 
 
 @pytest.fixture(scope="module")
