@@ -17,12 +17,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# --no-skips: every optional dependency is in [dev], so a skipped test here is a broken import, and fails.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --no-skips
 
 demo: $(STAMP)
 	$(PY) -m examples.demo
 
+# Everything (~40 min on 2 cores; rewrites docs/benchmarks.md, its plot and the README speed line). Options in
+# BENCH: --quick (one small shape per group), --cases PATTERN..., --peers a,b, --list (see benchmarks/run_all.py).
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all $(BENCH)
 

@@ -51,8 +51,6 @@ def peak_rss():
             return next(int(l.split()[1]) * 1024 for l in handle if l.startswith("VmHWM:"))
     except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-from conversion.cli import _prepare_tensorflow_env
-_prepare_tensorflow_env()
 import conversion.convert, conversion.parity, h5py, safetensors, numpy  # the imports every run pays
 base = peak_rss()
 from conversion.cli import main
@@ -66,7 +64,7 @@ print("BENCH " + json.dumps({"exit": code, "wall_s": wall, "base_rss": base, "pe
 
 def write_random_checkpoint(folder: str) -> Dict[str, Any]:
     """A deberta-base-shaped MaskedLM checkpoint (config.json + model.safetensors) from seeded NumPy weights."""
-    from conversion.convert import SafetensorsStreamWriter
+    from deberta_core.checkpoint_io import SafetensorsStreamWriter
     from deberta_core import DebertaConfig
     from deberta_core.weight_map import expand
 
@@ -85,7 +83,9 @@ def write_random_checkpoint(folder: str) -> Dict[str, Any]:
 
 
 def _run_case(src: str, dst: str, to: str, extra: List[str]) -> Dict[str, Any]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # TF_ENABLE_ONEDNN_OPTS=0: what deberta-convert sets before it imports TensorFlow (plain fp32 kernels for the
+    # parity check); set here because the child imports TensorFlow before it calls the CLI.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
     proc = subprocess.run([sys.executable, "-c", _CHILD, src, dst, "--to", to, *extra],
                           capture_output=True, text=True, env=env)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH ")), None)
@@ -128,6 +128,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def suite(quick: bool = False) -> Dict[str, Any]:
+    """What `make bench` runs (in a worker process of its own, each conversion in a child of it); ``quick``
+    skips the run with the parity check."""
+    return main(["--no-check-run"] if quick else [])
 
 
 def _report(results: Dict[str, Any]) -> str:

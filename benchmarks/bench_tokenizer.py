@@ -94,6 +94,11 @@ def main(num_texts: int = NUM_TEXTS, batch_size: int = BATCH_SIZE, repeats: int 
     return results
 
 
+def suite(quick: bool = False) -> Dict[str, Any]:
+    """What `make bench` runs (in a worker process of its own); ``quick``: 512 texts, best of 2."""
+    return main(num_texts=512 if quick else NUM_TEXTS, repeats=2 if quick else REPEATS)
+
+
 def _cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-texts", type=int, default=NUM_TEXTS)

@@ -1,104 +1,197 @@
-"""Forward latency of deberta_torch against the reference PyTorch implementation, in one run, as ratios.
+"""The PyTorch peers of `make bench`: forward (inference) and training step, ours against the reference
+implementation (transformers' PyTorch DebertaModel / DebertaForSequenceClassification) and ONNX Runtime running
+our own export, plus the torch.profiler comparison.
 
-Run: ``python -m benchmarks.bench_torch``. Both models have the deberta-base shape (random weights, eval mode,
-float32, CPU, no grad) and identical weights; each scenario alternates the two implementations and keeps the
-best of ``REPEATS`` runs. The ratio is reference time / our time: above 1.0 we are faster. Also reports ONNX
-Runtime on the exported model (the next performance goal is to beat it) when the [onnx] extra is installed.
+Each function here runs inside a worker process (benchmarks/worker.py) and returns a ``Runner`` whose
+``step()`` is one timed run; the worker has already fixed torch's thread count. All peers load the same
+checkpoint (written once per run by benchmarks/prepare.py) and get the same inputs (harness.make_inputs).
+Run: ``python -m benchmarks.run_all --cases forward train`` (``--quick`` for one small shape).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-import tempfile
-import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
 
-REPEATS = 5
-SCENARIOS = [(1, 128), (8, 128), (4, 512)]  # (batch, sequence)
+from benchmarks.harness import Runner, Unavailable, make_inputs, make_labels, read_config
 
 
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+def _inputs(spec: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+    batch, seq = spec["shape"]
+    arrays = make_inputs(read_config(spec["checkpoint"])["vocab_size"], batch, seq)
+    return {k: torch.from_numpy(v) for k, v in arrays.items()}
 
 
-def _inputs(config, batch: int, seq: int) -> Dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(batch * 1000 + seq)
-    ids = torch.randint(5, config.vocab_size, (batch, seq), generator=gen)
-    mask = torch.ones(batch, seq, dtype=torch.long)
-    mask[batch // 2:, seq * 3 // 4:] = 0  # some padding, as real batches have
-    return {"input_ids": ids * mask, "attention_mask": mask}
+# ------------------------------------------------------------------------------------------------- forward
 
 
-def main(preset: str = "deberta-base", repeats: int = REPEATS, scenarios: List[tuple] = SCENARIOS) -> Dict[str, Any]:
-    os.environ.setdefault("USE_TF", "0")
+def _forward_runner(model, inputs: Dict[str, torch.Tensor], info: Optional[Dict[str, Any]] = None) -> Runner:
+    def step():
+        with torch.inference_mode():
+            return model(**inputs).last_hidden_state
+
+    return Runner(step, output=lambda: step().numpy(), info=info or {})
+
+
+def forward_ours(spec: Dict[str, Any], compile: bool = False, transform: Optional[str] = None) -> Runner:
+    """deberta_torch.DebertaModel in eval mode; ``transform`` ("module.function") is a fast-inference entry point
+    of the package applied to the eval model (the returned callable is timed); ``compile``: torch.compile with
+    fullgraph=True, which raises at the first call on any graph break, and no recompilation allowed after the
+    warm-up (a recompile while timing fails the case instead of being timed)."""
+    import deberta_torch
+
+    model = deberta_torch.DebertaModel.from_pretrained(spec["checkpoint"]).eval()
+    info: Dict[str, Any] = {}
+    if transform:
+        module, _, name = transform.rpartition(".")
+        function = getattr(importlib.import_module(module), name, None)
+        if function is None:
+            raise Unavailable(f"{module} has no {name}")
+        model = function(model)
+    if not compile:
+        return _forward_runner(model, _inputs(spec))
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True)
+    runner = _forward_runner(compiled, _inputs(spec), info)
+    first_step = runner.step
+
+    def step():
+        out = first_step()
+        if not info:  # after the first (compiling) call: no graph break, one graph, and no recompiles from now on
+            from torch._dynamo.utils import counters
+
+            breaks = dict(counters["graph_break"])
+            if breaks:
+                raise RuntimeError(f"torch.compile(fullgraph=True) reported graph breaks: {breaks}")
+            info["graphs"] = int(counters["stats"]["unique_graphs"])
+            torch._dynamo.config.error_on_recompile = True
+        return out
+
+    runner.step = step
+    return runner
+
+
+def forward_reference(spec: Dict[str, Any]) -> Runner:
     import transformers
 
+    model = transformers.DebertaModel.from_pretrained(spec["checkpoint"]).eval()
+    return _forward_runner(model, _inputs(spec))
+
+
+def forward_onnxruntime(spec: Dict[str, Any]) -> Runner:
+    """ONNX Runtime (CPU provider, all graph optimisations) on our model exported by torch.onnx (dynamo) with
+    dynamic batch and sequence; intra-op threads as torch's, one inter-op thread, sequential execution."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = spec["threads"]
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    session = onnxruntime.InferenceSession(spec["onnx"], options, providers=["CPUExecutionProvider"])
+    feed = {k: v.numpy() for k, v in _inputs(spec).items()}
+
+    def step():
+        return session.run(None, feed)[0]
+
+    return Runner(step, output=step, info={"onnxruntime": onnxruntime.__version__})
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+
+def _train_runner(model, spec: Dict[str, Any], gradient_checkpointing: bool) -> Runner:
+    """One optimizer step: zero_grad, forward with labels (the head's loss), backward, AdamW.step()."""
+    torch.manual_seed(0)  # dropout masks
+    model.train()
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
+    inputs = _inputs(spec)
+    labels = torch.from_numpy(make_labels(spec["shape"][0], model.config.num_labels))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(**inputs, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return Runner(step, info={"gradient_checkpointing": gradient_checkpointing})
+
+
+def train_ours(spec: Dict[str, Any], gradient_checkpointing: bool = False) -> Runner:
     import deberta_torch
-    from deberta_core.presets import preset_config
 
-    config = preset_config(preset)
-    torch.manual_seed(0)
-    ours = deberta_torch.DebertaModel(config).eval()
-    reference = transformers.DebertaModel(transformers.DebertaConfig(**config.to_dict())).eval()
-    reference.load_state_dict(ours.state_dict())
-    results: Dict[str, Any] = {"preset": preset, "threads": torch.get_num_threads(), "repeats": repeats,
-                               "reference": f"transformers {transformers.__version__}", "torch": torch.__version__}
-    session = _onnx_session(ours, config)
-    for batch, seq in scenarios:
-        inputs = _inputs(config, batch, seq)
-        with torch.inference_mode():
-            ours_fn = lambda: ours(**inputs)  # noqa: E731
-            ref_fn = lambda: reference(**inputs)  # noqa: E731
-            ours_fn(), ref_fn()  # warm-up
-            ours_s = ref_s = float("inf")
-            for _ in range(repeats):  # alternate so background noise hits both alike
-                ours_s = min(ours_s, _best(ours_fn, 1))
-                ref_s = min(ref_s, _best(ref_fn, 1))
-            rows = inputs["attention_mask"].bool()
-            max_diff = float((ours(**inputs).last_hidden_state - reference(**inputs).last_hidden_state)[rows].abs().max())
-        entry = {"ours_ms": ours_s * 1e3, "reference_ms": ref_s * 1e3, "ratio_vs_reference": ref_s / ours_s,
-                 "max_abs_diff_valid": max_diff}
-        if session is not None:
-            feed = {k: v.numpy() for k, v in inputs.items()}
-            session.run(None, feed)
-            ort_s = _best(lambda: session.run(None, feed), repeats)
-            entry.update({"onnxruntime_ms": ort_s * 1e3, "ratio_vs_onnxruntime": ort_s / ours_s})
-        results[f"b{batch}_s{seq}"] = entry
-    return results
+    model = deberta_torch.DebertaForSequenceClassification.from_pretrained(spec["checkpoint"])
+    return _train_runner(model, spec, gradient_checkpointing)
 
 
-def _onnx_session(model, config):
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
+def train_reference(spec: Dict[str, Any], gradient_checkpointing: bool = False) -> Runner:
+    import transformers
 
-    class Wrapper(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
+    model = transformers.DebertaForSequenceClassification.from_pretrained(spec["checkpoint"])
+    return _train_runner(model, spec, gradient_checkpointing)
 
-        def forward(self, input_ids, attention_mask):
-            return self.inner(input_ids, attention_mask=attention_mask).last_hidden_state
 
-    inputs = _inputs(config, 2, 16)
-    path = os.path.join(tempfile.mkdtemp(prefix="deberta-bench-"), "model.onnx")
-    batch, seq = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("seq", min=2, max=512)
-    torch.onnx.export(Wrapper(model), (inputs["input_ids"], inputs["attention_mask"]), path,
-                      input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                      dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}), dynamo=True)
-    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+# ------------------------------------------------------------------------------------------------- profile
+
+def _profile_round(model, inputs) -> Dict[str, Any]:
+    """One profiled forward: {op: (self CPU ms, calls)} and the profiler's own table."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(**inputs)
+    averages = prof.key_averages()
+    ops = {e.key: (e.self_cpu_time_total / 1e3, e.count) for e in averages}
+    return {"ops": ops, "table": averages.table(sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=60)}
+
+
+def profile_suite(checkpoint: str, shape: List[int], out_dir: str, iterations: int = 3) -> Dict[str, Any]:
+    """torch.profiler on ours and on the reference at one shape (same weights and inputs), one profiled forward
+    of each per round, rounds alternating between the two (after one warm-up forward each), so background load
+    falls on both alike. Per op: the median over the rounds of its self CPU time. Writes, per side, the
+    profiler's table of the last round and the medians to ``out_dir``."""
+    import statistics
+
+    import deberta_torch
+    import transformers
+
+    inputs = _inputs({"checkpoint": checkpoint, "shape": shape})
+    models = {"ours": deberta_torch.DebertaModel.from_pretrained(checkpoint).eval(),
+              "reference": transformers.DebertaModel.from_pretrained(checkpoint).eval()}
+    rounds: Dict[str, List[Dict[str, Any]]] = {name: [] for name in models}
+    with torch.inference_mode():
+        for model in models.values():
+            model(**inputs)
+    for _ in range(iterations):
+        for name, model in models.items():
+            rounds[name].append(_profile_round(model, inputs))
+    tag = "b{}_s{}".format(*shape)
+    result: Dict[str, Any] = {"shape": list(shape), "iterations": iterations}
+    for name, runs in rounds.items():
+        keys = set().union(*(r["ops"] for r in runs))
+        ops = [{"op": key, "self_ms": statistics.median(r["ops"].get(key, (0.0, 0))[0] for r in runs),
+                "calls": max(r["ops"].get(key, (0.0, 0))[1] for r in runs)} for key in keys]
+        ops = sorted((op for op in ops if op["self_ms"] > 0), key=lambda op: -op["self_ms"])
+        path = os.path.join(out_dir, f"profile_{name}_{tag}.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"{name}, shape {tuple(shape)}: median over {iterations} rounds of self CPU ms per forward\n")
+            handle.writelines(f"{op['self_ms']:10.2f} ms {op['calls']:6d}  {op['op']}\n" for op in ops)
+            handle.write("\nlast round, torch.profiler table:\n" + runs[-1]["table"])
+        result[name] = {"total_self_ms": statistics.median(sum(ms for ms, _ in r["ops"].values()) for r in runs),
+                        "ops": ops, "table": path}
+    return result
 
 
 if __name__ == "__main__":
-    import json
+    import sys
 
-    print(json.dumps(main(), indent=2))
+    from benchmarks.run_all import main
+
+    sys.exit(main(["--cases", "forward", "train", "profile", *sys.argv[1:]]))

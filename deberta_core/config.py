@@ -133,6 +133,11 @@ class DebertaConfig:
         self.pos_att_type = _parse_pos_att_type(self.pos_att_type)
         self.embedding_size = self.hidden_size if self.embedding_size is None else self.embedding_size
         self.pooler_hidden_size = self.hidden_size if self.pooler_hidden_size is None else self.pooler_hidden_size
+        if self.architectures is not None and (
+                not isinstance(self.architectures, (list, tuple))
+                or not all(isinstance(name, str) for name in self.architectures)):
+            raise ValueError(f"architectures must be a list of class names (e.g. [\"DebertaForMaskedLM\"]), "
+                             f"got {self.architectures!r}")
         self.architectures = list(self.architectures) if self.architectures is not None else None
         self._set_labels(*(kwargs.pop(name, None) for name in LABEL_FIELDS))
         # Keys we do not model (transformers_version, dtype, task_specific_params, ...): kept verbatim.
@@ -142,6 +147,10 @@ class DebertaConfig:
 
     # ------------------------------------------------------------------ labels
     def _set_labels(self, num_labels, id2label, label2id) -> None:
+        for name, value in (("id2label", id2label), ("label2id", label2id)):
+            if value is not None and not isinstance(value, Mapping):
+                example = '{0: "negative", 1: "positive"}' if name == "id2label" else '{"negative": 0, "positive": 1}'
+                raise ValueError(f"{name} must be a dict (e.g. {example}), got {type(value).__name__} {value!r}")
         if id2label is not None:
             id2label = {int(k): str(v) for k, v in dict(id2label).items()}
             if num_labels is not None and int(num_labels) != len(id2label):

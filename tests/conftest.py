@@ -26,6 +26,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests that need the reference's TF classes run them in a subprocess with their own environment.
 os.environ.setdefault("USE_TF", "0")
 
+# ---------------------------------------------------------------------------------------------------- hypothesis
+# Property tests: "ci" (the default, what make test runs) is derandomized, so a run is reproducible and a failure
+# is the same failure on every machine; "long" (HYPOTHESIS_PROFILE=long) explores with fresh random draws and
+# PROPERTY_LONG_FACTOR times the examples, for a local search before a release. A test whose examples are costly
+# sets its own count with ``property_examples(n)``, which scales the same way.
+PROPERTY_LONG_FACTOR = 20
+_PROPERTY_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+try:
+    from hypothesis import HealthCheck, settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    _hypothesis_settings.register_profile("long", max_examples=60 * PROPERTY_LONG_FACTOR, deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    _hypothesis_settings.load_profile(_PROPERTY_PROFILE)
+except ImportError:  # hypothesis is in [dev]; without it only the property tests fail to import
+    pass
+
+
+def property_examples(n: int) -> int:
+    """``n`` examples under the "ci" profile, ``n * PROPERTY_LONG_FACTOR`` under "long"."""
+    return n * PROPERTY_LONG_FACTOR if _PROPERTY_PROFILE == "long" else n
+
+
 # ---------------------------------------------------------------------------------------------------- tolerances
 # ATOL_FP32 (imported above): same fp32 math, different kernels (SDPA / oneDNN / fused LayerNorm, gather order).
 # GRAD_ATOL_FP32: gradients accumulate over more operations (and over the MLM vocabulary).
@@ -137,6 +161,28 @@ def tiny_labels():
 def pytest_addoption(parser):
     parser.addoption("--error-catalogue", default=None, metavar="PATH",
                      help="with --collect-only: write the bad_input tests as JSON rows to PATH")
+    parser.addoption("--no-skips", action="store_true",
+                     help="a skipped test fails the run (make test: the [dev] venv has every optional dependency, "
+                          "so a skip there means an import broke, not that a check does not apply)")
+
+
+def _skipped_reports(config):
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter is not None else []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--no-skips") and _skipped_reports(config):
+        terminalreporter.section("skipped tests fail this run (--no-skips)", red=True)
+        for report in _skipped_reports(config):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.line(f"{report.nodeid}: {reason}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("--no-skips") and exitstatus == 0 and _skipped_reports(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def bad_input_marker(item):

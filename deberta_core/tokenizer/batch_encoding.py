@@ -21,6 +21,10 @@ def to_tensor(key: str, value: Any, tensor_type: str) -> Any:
                 f"got lengths {lengths}; pass padding=True (and truncation=True for texts longer than max_length)"
             )
     array = np.asarray(value)
+    if array.size == 0 and array.ndim == 1 and (key in PAD_VALUES or key == "offset_mapping"):
+        # An empty batch: keep the batch and sequence axes ([0, 0], offsets [0, 0, 2]) so the result has the rank
+        # a model or collator expects and fails there with a message about the batch, not about the rank.
+        array = np.zeros((0, 0, 2) if key == "offset_mapping" else (0, 0), dtype=np.int64)
     floating = array.dtype.kind == "f"  # float fields pad() passes through (regression / multi-label labels)
     array = array.astype(np.float32 if floating else np.int64)
     if tensor_type == "np":

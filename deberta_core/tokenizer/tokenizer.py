@@ -658,7 +658,7 @@ class DebertaTokenizer:
             data.pop("attention_mask", None)
         target = None
         if padding_strategy == "longest":
-            target = max(len(row) for row in ids)
+            target = max((len(row) for row in ids), default=0)
         elif padding_strategy == "max_length":
             target = max_length
         if target is not None and pad_to_multiple_of:
@@ -696,12 +696,23 @@ class DebertaTokenizer:
         skip_special_tokens: bool = False,
         clean_up_tokenization_spaces: Optional[bool] = None,
     ) -> str:
-        """Ids (list, int, NumPy/torch/TF 1-D tensor) back to text; invalid UTF-8 becomes U+FFFD."""
-        ids = as_id_list(token_ids)
+        """Ids (list, int, NumPy/torch/TF 1-D tensor) back to text; invalid UTF-8 becomes U+FFFD. An id outside
+        the vocabulary ``[0, len(self))`` is an error (the backend would drop it without a word)."""
+        ids = self._check_ids_in_vocabulary(as_id_list(token_ids))
         text = self.backend_tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
         if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
             text = clean_up_tokenization(text)
         return text
+
+    def _check_ids_in_vocabulary(self, ids: List[int], row: Optional[int] = None) -> List[int]:
+        size = len(self)
+        bad = [index for index in ids if not 0 <= index < size]
+        if bad:
+            where = "" if row is None else f" in row {row}"
+            raise ValueError(f"cannot decode token ids outside the vocabulary [0, {size}){where}: got {bad[:5]}"
+                             f"{' ...' if len(bad) > 5 else ''} (a model with a larger vocab_size than this "
+                             f"tokenizer, or ids that are not token ids, such as -100 labels?)")
+        return ids
 
     def batch_decode(
         self,
@@ -712,7 +723,7 @@ class DebertaTokenizer:
         """``decode`` for each row of a batch (list of lists, or a 2-D tensor)."""
         if hasattr(sequences, "numpy") and not isinstance(sequences, np.ndarray):
             sequences = sequences.numpy() if not hasattr(sequences, "detach") else sequences.detach().cpu().numpy()
-        rows = [as_id_list(row) for row in sequences]
+        rows = [self._check_ids_in_vocabulary(as_id_list(row), row_index) for row_index, row in enumerate(sequences)]
         texts = self.backend_tokenizer.decode_batch(rows, skip_special_tokens=skip_special_tokens)
         if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
             texts = [clean_up_tokenization(text) for text in texts]

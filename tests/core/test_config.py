@@ -143,6 +143,9 @@ CONFIG_ERRORS = [
     ({"max_relative_positions": 1.5}, "max_relative_positions must be an integer"),
     ({"talking_head": True}, "talking_head=True"),
     ({"legacy": "no"}, "legacy must be true, false or unset"),
+    ({"id2label": ["negative", "positive"]}, "id2label must be a dict"),
+    ({"label2id": ["negative"]}, "label2id must be a dict"),
+    ({"architectures": "DebertaForMaskedLM"}, "architectures must be a list of class names"),
 ]
 
 

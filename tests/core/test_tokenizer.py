@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deberta_core.tokenizer import ASSETS_DIR, BatchEncoding, DebertaTokenizer, DebertaTokenizerFast
@@ -27,8 +27,8 @@ VOCAB = os.path.join(ASSETS_DIR, "vocab.json")
 MERGES = os.path.join(ASSETS_DIR, "merges.txt")
 MODEL_MAX_LENGTH = 512  # our default; the reference loaded from bare files has none, so it is passed to it
 
-# Hypothesis: modest counts keep the whole file well under two minutes on two cores.
-HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Hypothesis: the suite's profile (tests/conftest.py: derandomized "ci", 60 examples, or HYPOTHESIS_PROFILE=long).
+HYPOTHESIS = settings()
 
 with open(CASES_PATH, encoding="utf-8") as _handle:
     CASES = json.load(_handle)["cases"]
@@ -397,6 +397,30 @@ def test_decode_matches_reference(tok, ref_fast):
     assert tok.batch_decode(np.asarray(enc)) == ref_fast.batch_decode(enc)
     with pytest.raises(ValueError, match="batch_decode"):
         tok.decode(np.asarray(enc))
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda tok: tok.decode([0, 31414, 50265]), id="decode", marks=pytest.mark.bad_input(
+        "decode() of an id outside the vocabulary (>= len(tokenizer))", ValueError,
+        "cannot decode token ids outside the vocabulary [0, 50265): got [50265]")),
+    pytest.param(lambda tok: tok.decode([31414, -100]), id="decode-negative", marks=pytest.mark.bad_input(
+        "decode() of a negative id (a -100 label)", ValueError, "outside the vocabulary [0, 50265): got [-100]")),
+    pytest.param(lambda tok: tok.batch_decode([[31414], [31414, 70000]]), id="batch_decode", marks=pytest.mark.bad_input(
+        "batch_decode() with an id outside the vocabulary", ValueError, "[0, 50265) in row 1: got [70000]")),
+])
+def test_decode_refuses_ids_outside_the_vocabulary(call, tok, expect_bad_input):
+    # The backend drops such ids without a word: the text would silently miss tokens.
+    with expect_bad_input():
+        call(tok)
+
+
+@pytest.mark.parametrize("tensor_type", ["np", "pt", "tf"])
+def test_an_empty_batch_keeps_its_batch_axis(tensor_type, tok):
+    out = tok([], return_tensors=tensor_type, return_offsets_mapping=True)
+    shapes = {key: tuple(value.shape) for key, value in out.items()}
+    assert shapes == {"input_ids": (0, 0), "token_type_ids": (0, 0), "attention_mask": (0, 0),
+                      "offset_mapping": (0, 0, 2)}
+    assert tuple(tok.pad({"input_ids": []}, return_tensors=tensor_type)["input_ids"].shape) == (0, 0)
 
 
 def test_decode_accepts_framework_tensors(tok):

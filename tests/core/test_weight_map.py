@@ -366,3 +366,73 @@ def test_core_modules_import_no_framework():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- property: random configs ---------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import HEADS, property_examples  # noqa: E402
+
+
+@st.composite
+def _random_models(draw):
+    """(config, architecture): small configs over every switch the map reads (relative attention and its terms,
+    clamping, absolute positions, token types, an embedding projection, depth, labels) and any head."""
+    architecture = draw(st.sampled_from(HEADS))
+    heads = draw(st.sampled_from([1, 2, 4]))
+    hidden = heads * draw(st.integers(2, 6))
+    relative = draw(st.booleans())
+    return DebertaConfig(
+        vocab_size=draw(st.integers(8, 40)), hidden_size=hidden, num_attention_heads=heads,
+        num_hidden_layers=draw(st.integers(1, 3)), intermediate_size=draw(st.integers(3, 20)),
+        max_position_embeddings=draw(st.integers(8, 24)), type_vocab_size=draw(st.integers(0, 3)),
+        relative_attention=relative,
+        pos_att_type=draw(st.sampled_from([None, ["c2p"], ["p2c"], ["c2p", "p2c"]])),
+        max_relative_positions=draw(st.sampled_from([-1, 3, 7])),
+        position_biased_input=draw(st.booleans()) if relative else True,
+        embedding_size=draw(st.sampled_from([None, hidden, hidden + 2, max(1, hidden - 1)])),
+        num_labels=2 if architecture == "DebertaForQuestionAnswering" else draw(st.integers(1, 4)),
+    ), architecture
+
+
+@settings(max_examples=property_examples(30))
+@given(model=_random_models(), seed=st.integers(0, 2**16))
+def test_property_random_configs_round_trip_both_ways_bit_for_bit(model, seed):
+    config, architecture = model
+    entries = expand(config, architecture)
+    rng = np.random.default_rng(seed)
+    keras = {}
+    for e in entries:  # a tied row (the MLM decoder) names a Keras weight already drawn
+        keras.setdefault(e.keras_name, rng.standard_normal(e.keras_shape).astype(np.float32))
+    torch_side = keras_to_torch(keras, config, architecture)
+    assert {k: v.shape for k, v in torch_side.items()} == {e.torch_key: e.torch_shape for e in entries}
+    again = torch_to_keras(torch_side, config, architecture)
+    assert set(again) == set(keras)
+    for name, value in keras.items():
+        assert again[name].dtype == value.dtype and np.array_equal(again[name], value), name
+    back = keras_to_torch(again, config, architecture)
+    for key, value in torch_side.items():
+        assert np.array_equal(back[key], value), key
+
+
+@settings(max_examples=property_examples(12))
+@given(model=_random_models())
+def test_property_the_map_names_every_weight_of_both_twins(model):
+    config, architecture = model
+    # The map is only right if it is the models' own naming: both twins built from the random config hold exactly
+    # the map's weights, with the map's shapes.
+    import deberta_tf
+    import deberta_torch
+    from deberta_tf.io import model_weights as keras_model_weights
+    from deberta_torch.io import model_weights as torch_model_weights
+
+    entries = expand(config, architecture)
+    torch_model = getattr(deberta_torch, architecture)(config)
+    assert {k: v.shape for k, v in torch_model_weights(torch_model).items()} == \
+        {e.torch_key: e.torch_shape for e in entries}
+    keras_model = getattr(deberta_tf, "TF" + architecture)(config)
+    keras_model.build()
+    assert {k: v.shape for k, v in keras_model_weights(keras_model).items()} == \
+        {e.keras_name: e.keras_shape for e in entries}
