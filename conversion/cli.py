@@ -1,7 +1,8 @@
 """``deberta-convert``: a thin argparse layer over ``conversion.convert``, ``.parity``, ``.training`` and ``.inspection``.
 
 Exit codes: 0 success, 1 parity check failed, 2 bad input (unreadable or mismatched checkpoint, bad option,
-output that exists without --force). User errors print one message naming the file, never a traceback.
+output that exists without --force), 3 internal error (a bug: please report it), 130 interrupted. Errors print one
+message naming the file or flag; the traceback only with --verbose.
 torch and TensorFlow are imported only by the commands that need them (``--help``, ``dump-map`` and
 ``inspect`` of safetensors/h5 import neither).
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import textwrap
+import traceback
 from typing import Callable, Dict, Optional, Sequence
 
 from deberta_core.console import quiet_startup
@@ -20,6 +23,8 @@ from deberta_core.console import quiet_startup
 EXIT_OK = 0
 EXIT_PARITY_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
 
 PROG = "deberta-convert"
 COMMANDS = ("convert", "check", "dump-map", "inspect")
@@ -68,7 +73,8 @@ def _convert_parser() -> argparse.ArgumentParser:
               deberta-convert ./model ./model --to tf,keras          # add TF files next to the torch ones
               deberta-convert ./weights-only ./out --to tf --task seqcls --no-check
 
-            exit codes: 0 ok, 1 parity check failed (nothing written), 2 bad input"""),
+            exit codes: 0 ok, 1 parity check failed (nothing written), 2 bad input or usage, 3 internal error,
+            130 interrupted (nothing written)"""),
     )
     parser.add_argument("src", metavar="SRC", help="source checkpoint folder or weights file")
     parser.add_argument("dst", metavar="DST", help="output folder (created if missing)")
@@ -96,13 +102,15 @@ def _convert_parser() -> argparse.ArgumentParser:
 
 def _add_check_options(group) -> None:
     from_parity = "conversion.parity"  # the defaults are named constants there; kept in sync by a test
-    group.add_argument("--atol", type=float, default=1e-5,
+    group.add_argument("--atol", type=_tolerance, default=1e-5,
                        help=f"max |a - b| allowed for every output (fp32; see {from_parity}.ATOL_FP32)")
     group.add_argument("--gradients", action="store_true",
                        help="also compare the gradient of the loss for every weight")
-    group.add_argument("--grad-atol", type=float, default=None,
+    group.add_argument("--grad-atol", type=_tolerance, default=None,
                        help="max |a - b| for gradients (default: conversion.parity.GRAD_ATOL_FP32, 1e-4)")
-    group.add_argument("--seq-len", type=int, default=None, help="sequence length of the generated batch (default 12)")
+    group.add_argument("--seq-len", type=_positive_int, default=None,
+                       help="sequence length of the generated batch (default 12; 2 to the config's "
+                            "max_position_embeddings)")
     group.add_argument("--seed", type=int, default=0, help="seed of the generated batch")
 
 
@@ -113,6 +121,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    """A tolerance: a finite number >= 0 (a negative or NaN one would fail, or pass, every comparison)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
 
 
@@ -163,9 +182,9 @@ def _check_parser() -> argparse.ArgumentParser:
                        help="adamw: torch = the Keras side adds epsilon where torch does (same update); keras = "
                             "stock keras.optimizers.AdamW(epsilon=...), which differs from torch")
     train.add_argument("--train-batch-size", type=_positive_int, default=2, help="rows per training batch")
-    train.add_argument("--train-rtol", type=float, default=1e-4,
+    train.add_argument("--train-rtol", type=_tolerance, default=1e-4,
                        help="max relative loss difference per step (conversion.training.TRAIN_RTOL)")
-    train.add_argument("--weight-atol", type=float, default=1e-4,
+    train.add_argument("--weight-atol", type=_tolerance, default=1e-4,
                        help="max |a - b| of the final weights (conversion.training.TRAIN_WEIGHT_ATOL)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -187,6 +206,7 @@ def _dump_map_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=None,
                         help="config.json, or a folder holding one (default: the deberta-base defaults)")
     parser.add_argument("--task", default=None, help=_TASK_HELP + " (default: the config's, else model)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the traceback of an error")
     return parser
 
 
@@ -200,6 +220,7 @@ def _inspect_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="PATH", help="checkpoint folder or weights file")
     parser.add_argument("--task", default=None, help=_TASK_HELP)
     parser.add_argument("--json", action="store_true", help="print as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the traceback of an error")
     return parser
 
 
@@ -218,7 +239,8 @@ def _run_convert(args) -> int:
     _prepare_tensorflow_env()
     result = convert(
         args.src, args.dst, to=args.to, src_format=args.src_format, task=args.task, force=args.force,
-        check=args.check, atol=args.atol, gradients=args.gradients, progress=not args.quiet,
+        check=args.check, atol=args.atol, gradients=args.gradients, grad_atol=args.grad_atol, seed=args.seed,
+        seq_len=args.seq_len, progress=not args.quiet,
     )
     source = result.source
     if result.parity is not None:
@@ -369,19 +391,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] in COMMANDS:
         command = argv.pop(0)
     args = PARSERS[command]().parse_args(argv)  # usage errors exit with 2 (argparse's own code)
-    quiet_startup(verbose=getattr(args, "verbose", False))
+    verbose = getattr(args, "verbose", False)
+    quiet_startup(verbose=verbose)
     try:
         return HANDLERS[command](args)
     except KeyboardInterrupt:
+        _traceback(verbose)
         print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except NotImplementedError:
-        raise
+        return EXIT_INTERRUPTED
     except (ValueError, OSError) as err:
         # ConversionError, WeightMapError, the twins' CheckpointLoadError, config validation (ValueError);
         # FileNotFoundError / FileExistsError / permission problems (OSError).
+        _traceback(verbose)
         print(f"{PROG}: error: {_one_paragraph(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as err:  # a bug of ours, not the user's input: say so, and how to see the traceback
+        _traceback(verbose)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"{PROG}: internal error: {type(err).__name__}: {first}"
+              + ("" if verbose else " (run with --verbose for the traceback, and please report it)"), file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _traceback(verbose: bool) -> None:
+    if verbose:
+        traceback.print_exc()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,7 @@ import numpy as np
 
 from deberta_core import DebertaConfig
 from deberta_core import files as ckfiles
+from deberta_core.batches import DEFAULT_SEED
 from deberta_core.checkpoint_io import H5StreamWriter, SafetensorsStreamWriter
 from deberta_core.files import Staging
 
@@ -75,6 +76,9 @@ class KerasModelWriter:
         if self._variables:
             raise RuntimeError(f"variables never assigned: {sorted(self._variables)}")
         self.model.save(self.path)
+
+    def abort(self) -> None:
+        """Nothing is open until ``close`` (``model.save`` writes atomically)."""
 
 
 def _same_file_content(a: str, b: str) -> bool:
@@ -151,6 +155,9 @@ def convert(
     check: bool = False,
     atol: Optional[float] = None,
     gradients: bool = False,
+    grad_atol: Optional[float] = None,
+    seed: int = DEFAULT_SEED,
+    seq_len: Optional[int] = None,
     progress: bool = False,
 ) -> ConversionResult:
     """Convert the checkpoint ``src`` (folder or weights file) into the folder ``dst`` in the format(s) ``to``.
@@ -158,7 +165,8 @@ def convert(
     ``to``: ``"torch"`` (model.safetensors), ``"tf"`` (tf_model.h5), ``"keras"`` (model.keras), or several.
     ``check``: load source and result in their frameworks and compare outputs (``conversion.parity``) before
     anything is moved into ``dst``; a failed check leaves ``dst`` untouched and returns a result whose
-    ``ok`` is False. Raises ConversionError / WeightMapError for bad input, FileExistsError for files in
+    ``ok`` is False; ``atol``, ``gradients``, ``grad_atol``, ``seed`` and ``seq_len`` are the check's (see
+    ``conversion.parity.check_checkpoints``). Raises ConversionError / WeightMapError for bad input, FileExistsError for files in
     ``dst`` that would be overwritten without ``force``.
     """
     targets = _parse_targets(to)
@@ -207,18 +215,18 @@ def convert(
             plans = {t: make_plan(reader, source.config, arch, TARGETS[t][1], source.config_path or source.path)
                      for t in targets}
             writers = {}
-            for t in targets:
-                plan = plans[t]
-                path = staging.path(TARGETS[t][0])
-                if t == "torch":
-                    writers[t] = SafetensorsStreamWriter(path, [(i.dst, i.dst_shape, i.dtype) for i in plan.items])
-                elif t == "tf":
-                    writers[t] = H5StreamWriter(path, [i.dst for i in plan.items], arch)
-                else:
-                    writers[t] = KerasModelWriter(path, plan.config, arch)
             items = plans[targets[0]].items
             bar = progress_bar(len(items), "converting", progress, unit="tensor")
             try:
+                for t in targets:
+                    plan = plans[t]
+                    path = staging.path(TARGETS[t][0])
+                    if t == "torch":
+                        writers[t] = SafetensorsStreamWriter(path, [(i.dst, i.dst_shape, i.dtype) for i in plan.items])
+                    elif t == "tf":
+                        writers[t] = H5StreamWriter(path, [i.dst for i in plan.items], arch)
+                    else:
+                        writers[t] = KerasModelWriter(path, plan.config, arch)
                 for index, item in enumerate(items):
                     array = reader.read(item.src)
                     for t in targets:
@@ -226,18 +234,22 @@ def convert(
                         writers[t].write(own.dst, own.apply(array))
                     del array
                     bar.update(1)
+                for t in targets:
+                    writers.pop(t).close()
+            except BaseException:
+                for writer in writers.values():  # close what is still open before the staging folder goes
+                    writer.abort()
+                raise
             finally:
                 bar.close()
-            for t in targets:
-                writers[t].close()
-            writers.clear()
         result = ConversionResult(source, dst, [], len(items), plans[targets[0]].ignored, bytes_read)
         if check:
             reports = []
             for t in targets:
                 reports.append(check_checkpoints(
                     source.path, staging.path(TARGETS[t][0]), task=arch, config=plans[t].config,
-                    atol=ATOL_FP32 if atol is None else atol, gradients=gradients, progress=progress,
+                    atol=ATOL_FP32 if atol is None else atol, gradients=gradients, grad_atol=grad_atol, seed=seed,
+                    seq_len=seq_len, progress=progress,
                     names=(source.path, os.path.join(dst, TARGETS[t][0])),
                 ))
             result.parity = merge_reports(reports)

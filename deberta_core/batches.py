@@ -36,9 +36,11 @@ def make_batch(
             raise ValueError(f"lengths must be non-negative with at least one row of 1 or more, got {lengths}")
         batch_size, length = len(lengths), max(lengths)
     else:
-        length = min(seq_len or DEFAULT_SEQ_LEN, config.max_position_embeddings)
-        if length < 2:
-            raise ValueError(f"seq_len must be at least 2 (and at most max_position_embeddings), got {length}")
+        length = min(DEFAULT_SEQ_LEN, config.max_position_embeddings) if seq_len is None else seq_len
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) \
+                or not 2 <= length <= config.max_position_embeddings:
+            raise ValueError(f"seq_len must be an integer from 2 to the config's max_position_embeddings "
+                             f"({config.max_position_embeddings}), got {seq_len!r}")
     input_ids = rng.integers(0, config.vocab_size, size=(batch_size, length), dtype=np.int64)
     pad = config.pad_token_id if config.pad_token_id is not None else 0
     if config.vocab_size > 1:

@@ -320,6 +320,7 @@ class H5Reader(TensorReader):
         self._datasets: Dict[str, List[str]] = {}
         try:
             for name, dataset_path in _iter_h5_weights(self._file, self.path):
+                self._check_stored(dataset_path)
                 self._datasets.setdefault(name, []).append(dataset_path)
         except CheckpointError:
             self.close()
@@ -327,6 +328,20 @@ class H5Reader(TensorReader):
         except (ValueError, OSError, KeyError, RuntimeError) as err:  # h5py surfaces damaged metadata in several ways
             self.close()
             raise CheckpointError(f"{self.path!r} is damaged (truncated or corrupt HDF5 metadata?): {err}") from None
+
+    def _check_stored(self, dataset_path: str) -> None:
+        """A weight must be stored in full: a dataset that declares more bytes than the file holds for it
+        (compressed, or chunks never written, which read back as fill values) is refused before it is read, so a
+        small file cannot make us allocate a huge array."""
+        dataset = self._file[dataset_path]
+        declared = int(np.prod(dataset.shape, dtype=np.int64)) * dataset.dtype.itemsize
+        stored = dataset.id.get_storage_size()
+        if stored < declared:
+            raise CheckpointError(
+                f"{self.path!r}: dataset {dataset_path!r} declares {declared} bytes ({dataset.dtype}"
+                f"{list(dataset.shape)}) but stores {stored}; only plain, fully written weights are read "
+                f"(compressed or partly written file?)"
+            )
 
     def names(self) -> List[str]:
         return list(self._datasets)
@@ -430,8 +445,12 @@ class SafetensorsStreamWriter:
         blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
         blob += b" " * (-len(blob) % 8)
         self._handle = open(self.path, "wb")
-        self._handle.write(np.uint64(len(blob)).astype("<u8").tobytes())
-        self._handle.write(blob)
+        try:
+            self._handle.write(np.uint64(len(blob)).astype("<u8").tobytes())
+            self._handle.write(blob)
+        except BaseException:
+            self.abort()
+            raise
         self._next = 0
 
     def write(self, name: str, array: np.ndarray) -> None:
@@ -449,6 +468,13 @@ class SafetensorsStreamWriter:
         self._handle.close()
         if self._next != len(self._order):
             raise RuntimeError(f"{self.path!r}: {len(self._order) - self._next} tensors were never written")
+
+    def abort(self) -> None:
+        """Close the file after a failure, raising nothing (the caller removes it and re-raises its error)."""
+        try:
+            self._handle.close()
+        except Exception:  # a full disk fails the final flush too; the original error is what matters
+            pass
 
 
 def write_safetensors(
@@ -514,9 +540,65 @@ def h5_layout(names: Sequence[str], architecture: str) -> Dict[str, List[str]]:
     return layout
 
 
+class _FailSafeFile:
+    """The file object under an h5py file being written: an OSError of the disk (full, file-size limit) is kept
+    and later writes are dropped, so that HDF5 itself never sees a failed write. (A failed write inside HDF5
+    leaves handles that can be neither closed nor freed, and the interpreter crashes at exit.) ``close`` raises
+    the kept error."""
+
+    def __init__(self, path: str) -> None:
+        self._handle = open(path, "w+b")
+        self.error: Optional[OSError] = None
+
+    def write(self, data) -> int:
+        if self.error is None:
+            try:
+                return self._handle.write(data)
+            except OSError as err:
+                self.error = err
+        return len(memoryview(data))
+
+    def read(self, size: int = -1) -> bytes:
+        return self._handle.read(size)
+
+    def readinto(self, buffer) -> int:
+        return self._handle.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def truncate(self, size: Optional[int] = None) -> int:
+        if self.error is None:
+            try:
+                return self._handle.truncate(size)
+            except OSError as err:
+                self.error = err
+        return self._handle.tell() if size is None else size
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._handle.flush()
+            except OSError as err:
+                self.error = err
+
+    def close(self) -> None:
+        try:
+            self._handle.close()
+        except OSError as err:
+            self.error = self.error or err
+        if self.error is not None:
+            raise OSError(self.error.errno, f"cannot write {self._handle.name!r}: {self.error.strerror or self.error}")
+
+
 class H5StreamWriter:
     """Writes the reference ``tf_model.h5`` layout of ``TF<architecture>`` one weight at a time: the group
-    structure and attributes first (from the names), the data as it comes (in any order)."""
+    structure and attributes first (from the names), the data as it comes (in any order). A disk error (full
+    disk, file-size limit) is raised by ``close`` as an OSError naming the file; ``abort`` closes without raising.
+    """
 
     def __init__(self, path: PathLike, names: Sequence[str], architecture: str) -> None:
         arch = normalize_architecture(architecture)
@@ -524,17 +606,22 @@ class H5StreamWriter:
         layout = h5_layout(list(names), arch)
         model_name = TF_MODEL_NAMES[arch]
         self._targets: Dict[str, List[str]] = {}
-        self._file = h5py.File(self.path, "w")
-        save_attribute(self._file, "layer_names", list(layout))
-        self._file.attrs["backend"] = H5_BACKEND
-        self._file.attrs["keras_version"] = H5_KERAS_VERSION
-        for layer in sorted(layout):  # tf-keras creates the groups in sorted order
-            group = self._file.create_group(layer)
-            weight_names = [f"{model_name}/{name}:0" for name in layout[layer]]
-            save_attribute(group, "weight_names", weight_names)
-            for weight_name, name in zip(weight_names, layout[layer]):
-                self._targets.setdefault(name, []).append(f"{layer}/{weight_name}")
-        save_attribute(self._file.create_group(TOP_LEVEL_GROUP), "weight_names", [])
+        self._sink = _FailSafeFile(self.path)
+        self._file = h5py.File(self._sink, "w")
+        try:
+            save_attribute(self._file, "layer_names", list(layout))
+            self._file.attrs["backend"] = H5_BACKEND
+            self._file.attrs["keras_version"] = H5_KERAS_VERSION
+            for layer in sorted(layout):  # tf-keras creates the groups in sorted order
+                group = self._file.create_group(layer)
+                weight_names = [f"{model_name}/{name}:0" for name in layout[layer]]
+                save_attribute(group, "weight_names", weight_names)
+                for weight_name, name in zip(weight_names, layout[layer]):
+                    self._targets.setdefault(name, []).append(f"{layer}/{weight_name}")
+            save_attribute(self._file.create_group(TOP_LEVEL_GROUP), "weight_names", [])
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, name: str, array: np.ndarray) -> None:
         for target in self._targets.pop(name):
@@ -542,9 +629,22 @@ class H5StreamWriter:
 
     def close(self) -> None:
         left = list(self._targets)
-        self._file.close()
+        handle, self._file = self._file, None
+        try:
+            handle.close()
+        finally:
+            self._sink.close()  # raises the disk's error, if any
         if left:
             raise RuntimeError(f"{self.path!r}: datasets never written: {left}")
+
+    def abort(self) -> None:
+        """Close the file after a failure, raising nothing (the caller removes it and re-raises its error)."""
+        handle, self._file = self._file, None
+        for closing in ([handle.close] if handle is not None else []) + [self._sink.close]:
+            try:
+                closing()
+            except Exception:  # the original error is what matters
+                pass
 
 
 def write_tf_h5(weights: Mapping[str, np.ndarray], path: PathLike, architecture: str) -> str:
@@ -560,8 +660,10 @@ def write_tf_h5(weights: Mapping[str, np.ndarray], path: PathLike, architecture:
         try:
             for name in sorted(weights, key=keras_sort_key):
                 writer.write(name, np.asarray(weights[name]))
-        finally:
-            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
     return os.fspath(path)
 
 

@@ -8,12 +8,16 @@ and written back unchanged.
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 import json
+import logging
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .files import CONFIG_NAME, HUB_KWARGS, CheckpointFiles, atomic_write, resolve_checkpoint
+
+logger = logging.getLogger(__name__)
 
 # Names accepted for ``hidden_act`` / ``pooler_hidden_act``. Each backend implements exactly this set
 # (deberta_torch/ and deberta_tf/ test that they do), with the reference's definitions:
@@ -79,6 +83,22 @@ GENERIC_FIELDS: Dict[str, Any] = {
     "return_dict": True,
     "tie_word_embeddings": True,
 }
+
+# Keys the reference's PretrainedConfig writes into every config.json (generation settings, bookkeeping) that a
+# DeBERTa encoder does not use: kept and written back like any unknown key, but expected, so not reported.
+# Read off transformers 4.57.6 ``PretrainedConfig().to_dict()``, plus names older releases wrote.
+REFERENCE_GENERIC_KEYS = frozenset("""
+    _name_or_path add_cross_attention bad_words_ids begin_suppress_tokens bos_token_id chunk_size_feed_forward
+    cross_attention_hidden_size decoder_start_token_id diversity_penalty do_sample dtype early_stopping
+    encoder_no_repeat_ngram_size eos_token_id exponential_decay_length_penalty finetuning_task forced_bos_token_id
+    forced_eos_token_id is_decoder is_encoder_decoder length_penalty max_length min_length no_repeat_ngram_size
+    num_beam_groups num_beams num_return_sequences output_scores prefix pruned_heads remove_invalid_values
+    repetition_penalty return_dict_in_generate sep_token_id suppress_tokens task_specific_params temperature
+    tf_legacy_loss tie_encoder_decoder tokenizer_class top_k top_p torchscript transformers_version typical_p
+    use_bfloat16 torch_dtype gradient_checkpointing use_cache output_past xla_device
+""".split())
+# Unknown config.json keys already reported in this process (each is reported once).
+_REPORTED_UNKNOWN_KEYS: set = set()
 
 # num_labels / id2label / label2id: resolved together (see _set_labels); None means "not given".
 LABEL_FIELDS = ("num_labels", "id2label", "label2id")
@@ -247,9 +267,11 @@ class DebertaConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
-        if not isinstance(self.layer_norm_eps, (int, float)) or not self.layer_norm_eps > 0:
+        if (not isinstance(self.layer_norm_eps, (int, float)) or isinstance(self.layer_norm_eps, bool)
+                or not self.layer_norm_eps > 0):
             raise ValueError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
-        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range < 0:
+        if (not isinstance(self.initializer_range, (int, float)) or isinstance(self.initializer_range, bool)
+                or self.initializer_range < 0):
             raise ValueError(f"initializer_range must be a non-negative number, got {self.initializer_range!r}")
         for name in ("hidden_act", "pooler_hidden_act"):
             value = getattr(self, name)
@@ -341,7 +363,15 @@ class DebertaConfig:
             raise FileNotFoundError(f"no config file at {path!r}") from None
         except json.JSONDecodeError as err:
             raise ValueError(f"{path!r} is not valid JSON: {err}") from None
-        return cls.from_dict(data, **overrides)
+        config = cls.from_dict(data, **overrides)
+        unknown = sorted(set(config._extra) - REFERENCE_GENERIC_KEYS - _REPORTED_UNKNOWN_KEYS)
+        if unknown:
+            # Forward compatibility: a newer writer's keys are kept (and written back), but a misspelt field
+            # ("num_hiden_layers") would otherwise fall back to its default without a word.
+            _REPORTED_UNKNOWN_KEYS.update(unknown)
+            logger.warning("%s has keys this package does not use (kept, written back unchanged; a misspelt "
+                           "field falls back to its default): %s", path, ", ".join(unknown))
+        return config
 
     @classmethod
     def from_pretrained(cls, path_or_id: Union[str, os.PathLike], **kwargs: Any) -> "DebertaConfig":
@@ -351,6 +381,8 @@ class DebertaConfig:
         ``token`` and ``local_files_only`` are passed to the hub resolver.
         """
         path = os.fspath(path_or_id)
+        check_keywords([k for k in kwargs if k not in HUB_KWARGS], override_keywords(_json_keys(path)),
+                       f"{cls.__name__}.from_pretrained()")
         if os.path.isfile(path):
             return cls.from_json_file(path, **kwargs)
         hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
@@ -378,13 +410,47 @@ class DebertaConfig:
         return type(self).from_dict(self.to_dict(), **overrides)
 
 
+def check_keywords(given: Iterable[str], accepted: Iterable[str], where: str) -> None:
+    """Refuse keyword arguments that ``where`` does not take (a misspelt ``num_label=5`` must not be dropped
+    silently): TypeError naming each unknown one, the closest accepted name, and every accepted name."""
+    accepted = sorted(set(accepted))
+    unknown = [name for name in given if name not in accepted]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(
+        f"{where} got unexpected keyword argument{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+        f"it accepts {', '.join(accepted)}"
+    )
+
+
+def override_keywords(config_keys: Iterable[str] = ()) -> List[str]:
+    """The keyword arguments that override a config: its declared fields and the extra keys the loaded config
+    already holds (the reference lets from_pretrained override any attribute of the config)."""
+    return [*FIELDS, *config_keys]
+
+
 def resolve_pretrained(
-    path_or_id: Union[str, os.PathLike], config: Optional[DebertaConfig] = None, **kwargs: Any
+    path_or_id: Union[str, os.PathLike], config: Optional[DebertaConfig] = None, *, caller: Any = None,
+    **kwargs: Any
 ) -> Tuple[CheckpointFiles, DebertaConfig]:
     """What both twins' ``from_pretrained`` do first: resolve the folder (or hub id: ``HUB_KWARGS`` go to the
     resolver) and the config, from its config.json unless ``config`` is given; the other keyword arguments
-    override config fields (``num_labels=3``)."""
+    override config fields (``num_labels=3``). A keyword that is neither a config field (nor a key of the loaded
+    config) nor an option is a TypeError naming the closest valid one; ``caller`` (the from_pretrained method)
+    names the options in that message."""
     hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+    options = [] if caller is None else [n for n, p in inspect.signature(caller).parameters.items()
+                                         if p.kind == p.KEYWORD_ONLY]
+    owner = getattr(getattr(caller, "__self__", None), "__name__", None)  # the class of a bound classmethod
+    where = f"{owner}.from_pretrained()" if owner else "from_pretrained()"
+    if config is None:
+        check_keywords(kwargs, [*options, *HUB_KWARGS, *override_keywords(_json_keys(path_or_id))], where)
+    else:
+        check_keywords(kwargs, [*options, *HUB_KWARGS, *override_keywords(config.to_dict())], where)
     files = resolve_checkpoint(os.fspath(path_or_id), **hub_kwargs)
     if config is None:
         if files.config is None:
@@ -393,6 +459,20 @@ def resolve_pretrained(
     elif kwargs:
         config = config.copy(**kwargs)
     return files, config
+
+
+def _json_keys(path_or_folder: Union[str, os.PathLike]) -> List[str]:
+    """The top-level keys of a local config.json (or of the one in a local folder); none for a hub id or a file
+    that cannot be read (loading it reports that)."""
+    path = os.fspath(path_or_folder)
+    if os.path.isdir(path):
+        path = os.path.join(path, CONFIG_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    return list(data) if isinstance(data, dict) else []
 
 
 # help(DebertaConfig) and IDEs show every field with its default, from the same tables.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from .errors import CheckpointError
 
@@ -45,19 +46,100 @@ HUB_PATTERNS = [CONFIG_NAME, "*.safetensors", SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_N
                 "pytorch_model-*.bin", TF2_WEIGHTS_NAME, *TOKENIZER_FILES]
 
 
+TMP_SUFFIX = ".tmp"
+STAGING_PREFIX = ".deberta-staging-"
+
+
+# Our temporary file names: ``.<name>.<pid>-<random>.tmp``, or ``.<pid>-<random>.tmp.<name>`` where a writer
+# insists on the final name's ending (Keras' ``.keras`` / ``.weights.h5``).
+_TMP_NAME = re.compile(r"\.(?:.+\.)?(\d+)-[a-z0-9_]+\.tmp(?:\..+)?")
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux); elsewhere by setting and
+    restoring it (briefly visible to other threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def plain_permissions(path: str) -> None:
+    """Give a file (0666) or folder (0777) the permissions a plain ``open``/``mkdir`` would give under the user's
+    umask. ``mkstemp``/``mkdtemp`` create them private (0600/0700); what we save must not stay that way."""
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~_umask())
+
+
+def _owner_pid(name: str, prefix: str) -> Optional[int]:
+    """The writer's process id in a temporary name of ours (``<prefix><pid>-<random>``), else None."""
+    head = name[len(prefix):].split("-", 1)[0] if name.startswith(prefix) else ""
+    return int(head) if head.isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: "os.PathLike | str") -> List[str]:
+    """Remove what a killed writer of this machine left in ``folder``: our temporary files
+    (``.<name>.<pid>-*.tmp``) and staging folders (``.deberta-*-<pid>-*``) whose process is gone. Another
+    process's writes in progress are left alone. Returns the paths removed."""
+    folder = os.fspath(folder)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.startswith(".deberta-") and os.path.isdir(path) and not os.path.islink(path):
+            prefix = name[: name.index("-", len(".deberta-")) + 1] if "-" in name[len(".deberta-"):] else name
+            pid = _owner_pid(name, prefix)
+            if pid is not None and not _pid_alive(pid):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        elif name.startswith(".") and TMP_SUFFIX in name and os.path.isfile(path):
+            match = _TMP_NAME.fullmatch(name)
+            if match and not _pid_alive(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                    removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
-def atomic_write(path: "os.PathLike | str") -> Iterator[str]:
+def atomic_write(path: "os.PathLike | str", keep_name_ending: bool = False) -> Iterator[str]:
     """Yield a unique temporary path in the target's folder; on success it replaces ``path`` in one step
-    (``os.replace``), on any error it is removed. Readers never see a half-written file, and concurrent writers
-    to one folder do not share a temporary name."""
+    (``os.replace``) with a plain file's permissions, on any error (KeyboardInterrupt included) it is removed.
+    Readers never see a half-written file, and concurrent writers to one folder do not share a temporary name;
+    the writer's pid in that name lets ``remove_stale_temporaries`` clean up after a killed process.
+    ``keep_name_ending``: the temporary name ends with the final name (for writers that check the extension)."""
     final = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(final))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {final!r}: the folder {folder!r} does not exist")
-    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(final) + ".", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(folder)
+    base = os.path.basename(final)
+    if keep_name_ending:
+        handle, tmp = tempfile.mkstemp(prefix=f".{os.getpid()}-", suffix=f"{TMP_SUFFIX}.{base}", dir=folder)
+    else:
+        handle, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}-", suffix=TMP_SUFFIX, dir=folder)
     os.close(handle)
     try:
         yield tmp
+        plain_permissions(tmp)
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -65,38 +147,59 @@ def atomic_write(path: "os.PathLike | str") -> Iterator[str]:
         raise
 
 
-STAGING_PREFIX = ".deberta-staging-"
-
-
 class Staging:
     """Several files prepared in a private folder and moved into ``dst`` only by ``commit`` (``abort`` removes
-    them): the one staged-write helper for outputs of more than one file.
+    them): the one staged-write helper for outputs of more than one file. On an exception or KeyboardInterrupt
+    inside ``with Staging(dst) as staging:`` nothing reaches ``dst``.
 
     ``dst`` missing: the staging folder is a sibling and is renamed to ``dst`` (atomic). ``dst`` present: the
-    staging folder lives inside it and each file is moved in with ``os.replace`` (each file atomic).
+    staging folder lives inside it and each file is moved in with ``os.replace`` (each file atomic; the data is
+    all written before the first move, so only a kill between two renames can mix old and new files). Committed
+    files and folders get plain permissions (umask), not the private ones of ``mkdtemp``. Staging folders of
+    killed processes (``<prefix><pid>-...``) are removed by the next Staging in the same place.
     """
 
-    def __init__(self, dst: "os.PathLike | str", prefix: str = STAGING_PREFIX) -> None:
+    def __init__(self, dst: "os.PathLike | str", prefix: str = STAGING_PREFIX, parents: bool = False) -> None:
         self.dst = os.path.abspath(os.fspath(dst))
         self.fresh = not os.path.exists(self.dst)
         parent = os.path.dirname(self.dst) if self.fresh else self.dst
+        if self.fresh and parents:
+            os.makedirs(parent, exist_ok=True)
         if self.fresh and not os.path.isdir(parent):
             raise CheckpointError(f"cannot write {self.dst!r}: its parent folder {parent!r} does not exist")
-        self.folder: Optional[str] = tempfile.mkdtemp(prefix=prefix, dir=parent)
+        if not self.fresh and not os.path.isdir(self.dst):
+            raise CheckpointError(f"cannot write into {self.dst!r}: it is a file, not a folder")
+        remove_stale_temporaries(parent)
+        self.folder: Optional[str] = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent)
+
+    @staticmethod
+    def path_name(name: str) -> str:
+        """``name``, checked to be a bare file name (no folder part)."""
+        if not name or os.path.basename(name) != name or name in (".", ".."):
+            raise ValueError(f"a staged file needs a bare file name, got {name!r}")
+        return name
 
     def path(self, name: str) -> str:
         """Where to write the file ``name`` (a bare file name) before the commit."""
-        return os.path.join(self.folder, name)
+        return os.path.join(self.folder, self.path_name(name))
 
-    def commit(self) -> List[str]:
-        """Move every staged file into ``dst``; returns their final paths (sorted by name)."""
+    def commit(self, replaces: Sequence[str] = ()) -> List[str]:
+        """Move every staged file into ``dst``, then remove the files named in ``replaces`` (bare names in
+        ``dst``: the old files that the new ones supersede, such as the other weight format) that were not
+        staged; returns the final paths (sorted by name)."""
         names = sorted(os.listdir(self.folder))
+        for name in names:
+            plain_permissions(os.path.join(self.folder, name))
         if self.fresh:
+            plain_permissions(self.folder)
             os.rename(self.folder, self.dst)
         else:
             for name in names:
                 os.replace(os.path.join(self.folder, name), os.path.join(self.dst, name))
             os.rmdir(self.folder)
+            for name in replaces:
+                if name not in names and os.path.isfile(os.path.join(self.dst, name)):
+                    os.remove(os.path.join(self.dst, self.path_name(name)))
         self.folder = None
         return [os.path.join(self.dst, n) for n in names]
 
@@ -138,8 +241,27 @@ def read_shard_index(index_path: "os.PathLike | str") -> Dict[str, str]:
 
 
 def shard_path(index_path: "os.PathLike | str", shard: str) -> str:
-    """The path of a shard file named by an index: the one place where a shard name becomes a path."""
-    return os.path.join(os.path.dirname(os.path.abspath(os.fspath(index_path))), shard)
+    """The path of a shard file named by an index: the one place where a shard name becomes a path.
+
+    A shard must lie in the index's folder: an absolute name, a name with a folder part (``../x``, ``a/b``) or a
+    file that resolves (through symlinks) outside that folder is refused with a CheckpointError naming the
+    index, before anything is opened; a checkpoint cannot make us read files elsewhere."""
+    index_path = os.fspath(index_path)
+    folder = os.path.dirname(os.path.abspath(index_path))
+    if (not isinstance(shard, str) or not shard or os.path.isabs(shard) or shard in (".", "..")
+            or "/" in shard or "\\" in shard or "\0" in shard):
+        raise CheckpointError(
+            f"the shard index {index_path!r} names the shard {shard!r}, which is not a plain file name in its "
+            f"folder; shards must lie next to the index (refused before opening anything)"
+        )
+    path = os.path.join(folder, shard)
+    real_folder = os.path.realpath(folder)
+    if os.path.dirname(os.path.realpath(path)) != real_folder:
+        raise CheckpointError(
+            f"the shard index {index_path!r} names {shard!r}, a link to {os.path.realpath(path)!r} outside the "
+            f"checkpoint folder {real_folder!r}; shards must lie next to the index (refused before opening it)"
+        )
+    return path
 
 
 def shard_files(index_path: "os.PathLike | str") -> List[str]:
@@ -149,6 +271,23 @@ def shard_files(index_path: "os.PathLike | str") -> List[str]:
     if missing:
         raise FileNotFoundError(f"shard index {os.fspath(index_path)!r} lists files that are missing: {missing}")
     return paths
+
+
+def weight_file_names(folder: "os.PathLike | str", formats: Sequence[str]) -> List[str]:
+    """The bare names of the weight files of ``formats`` that ``folder`` holds, shards of a readable index
+    included (what a save in one of those formats supersedes and removes, so that the loader cannot pick an old
+    file next to the new config)."""
+    folder = os.fspath(folder)
+    names = []
+    for fmt in formats:
+        path = os.path.join(folder, WEIGHT_FILES[fmt])
+        if not os.path.isfile(path):
+            continue
+        names.append(WEIGHT_FILES[fmt])
+        if fmt.endswith("_sharded"):
+            with contextlib.suppress(OSError, ValueError):
+                names += [os.path.basename(shard_path(path, shard)) for shard in set(read_shard_index(path).values())]
+    return sorted(set(names))
 
 
 @dataclass
@@ -163,6 +302,16 @@ class CheckpointFiles:
     @property
     def formats(self) -> List[str]:
         return list(self.weights)
+
+    def pick(self, formats: Sequence[str], logger=None) -> Optional[str]:
+        """The first of ``formats`` (a loader's order of preference) that the folder holds, or None. When it
+        holds several of them, which one is read is logged (INFO on ``logger``): the others are not compared."""
+        found = [fmt for fmt in formats if fmt in self.weights]
+        if len(found) > 1 and logger is not None:
+            others = ", ".join(os.path.basename(self.weights[f]) for f in found[1:])
+            logger.info("%s holds %s and %s; loading %s (the others are ignored)", self.folder,
+                        os.path.basename(self.weights[found[0]]), others, os.path.basename(self.weights[found[0]]))
+        return found[0] if found else None
 
     def shard_files(self, fmt: str) -> List[str]:
         """The shard files listed by a ``*_sharded`` index, checked to exist."""

@@ -12,9 +12,13 @@ max_position_embeddings when that is < 1) and ``a = min(max(q, k), span)``. As i
 paper), both terms index the relative position ``i - j``, clamped to ``[0, 2a - 1]`` after adding ``a``.
 
 The backends compute each term as one matmul against the ``2a`` projected rows, then pick, for each (i, j),
-column ``c2p_index[i, j]`` of row i (c2p) or row j (p2c): by advanced indexing with ``[q, k]`` / ``[q, 1]`` /
-``[1, k]`` index tensors, or by one gather along the flattened last axis with the ``[q * k]`` index of
-:func:`c2p_flat_index` / :func:`p2c_flat_index`. Either way no index tensor is expanded to ``[b, h, q, k]``.
+column ``c2p_index[i, j]`` of row i (c2p) or row j (p2c). They pick without any gather or index tensor: both
+picks are a *relative shift*, ``out[r, c] = table[r, offset + c - r]`` (:func:`relative_shift`), which is a
+strided view of the row-major table (rows read with a stride of one less than their width). c2p needs
+``C[i, a + i - j]``, decreasing in j, so it runs on the table with its columns reversed (the backends reverse the
+rows of ``Pk`` before the matmul); p2c needs ``P[j, a + i - j]``, the shift of ``P`` transposed. Clamping
+(``a < s``) is the same shift over the table widened to ``2s`` columns by repeating its first and last columns
+(:func:`extend_span`): positions beyond the span read the edge columns exactly as the clamped index does.
 """
 
 from __future__ import annotations
@@ -61,19 +65,41 @@ def p2c_index(query_size: int, key_size: int, span: int) -> np.ndarray:
     return c2p_index(relative_position_ids(query_size, key_size), span)
 
 
-def c2p_flat_index(query_size: int, key_size: int, span: int) -> np.ndarray:
-    """Index into ``c2p_att`` flattened from [.., q, 2a] to [.., q * 2a] giving the [.., q, k] term. Shape [q*k]."""
-    idx = c2p_index(relative_position_ids(query_size, key_size), span)  # [q, k]
-    rows = np.arange(query_size, dtype=np.int64)[:, None] * (2 * span)  # [q, 1]
-    return (rows + idx).reshape(-1)  # [q * k]
+def extend_span(table: np.ndarray, seq_len: int) -> np.ndarray:
+    """Widen a ``[..., s, 2a]`` table to ``[..., s, 2s]`` (``a <= s``): ``s - a`` copies of its first column on the
+    left, of its last column on the right. Column ``t`` of the result is column ``clip(t - (s - a), 0, 2a - 1)``,
+    so the clamped relative positions become plain ones; with ``a == s`` the table is returned unchanged."""
+    pad = seq_len - table.shape[-1] // 2
+    if pad < 0:
+        raise ValueError(f"the table has {table.shape[-1]} columns, more than 2 * seq_len ({2 * seq_len})")
+    if pad == 0:
+        return table
+    left = np.repeat(table[..., :1], pad, axis=-1)
+    right = np.repeat(table[..., -1:], pad, axis=-1)
+    return np.concatenate([left, table, right], axis=-1)  # [..., s, 2s]
 
 
-def p2c_flat_index(query_size: int, key_size: int, span: int) -> np.ndarray:
-    """Index into ``p2c_att`` = K @ Pq^T flattened from [.., k, 2a] to [.., k * 2a] giving the [.., q, k] term
-    (query i, key j reads row j, column p2c_index[i, j]). Shape [q*k]."""
-    idx = p2c_index(query_size, key_size, span)  # [q, k]
-    cols = np.arange(key_size, dtype=np.int64)[None, :] * (2 * span)  # [1, k]
-    return (cols + idx).reshape(-1)  # [q * k]
+def relative_shift(table: np.ndarray, offset: int) -> np.ndarray:
+    """``out[..., r, c] = table[..., r, offset + c - r]`` for a ``[..., s, 2s]`` table, ``0 <= offset <= s``; [..., s, s].
+
+    The rows of the table, flattened, read from ``offset`` with a row length of ``2s - 1``: element (r, c) sits at
+    ``offset + r * (2s - 1) + c = r * 2s + (offset + c - r)``. Flatten, slice, reshape, slice: views only.
+    """
+    *lead, seq_len, width = table.shape
+    if width != 2 * seq_len or not 0 <= offset <= seq_len:
+        raise ValueError(f"relative_shift needs a [..., s, 2s] table and 0 <= offset <= s, got {table.shape}, {offset}")
+    flat = table.reshape(*lead, seq_len * width)[..., offset : offset + seq_len * (width - 1)]
+    return flat.reshape(*lead, seq_len, width - 1)[..., :seq_len]  # [..., s, s]
+
+
+def c2p_by_shift(c2p_reversed: np.ndarray, seq_len: int) -> np.ndarray:
+    """The c2p term [..., s, s] from ``Q @ Pk_reversed^T`` [..., s, 2a] (``Pk`` rows reversed)."""
+    return relative_shift(extend_span(c2p_reversed, seq_len), seq_len - 1)
+
+
+def p2c_by_shift(p2c_att: np.ndarray, seq_len: int) -> np.ndarray:
+    """The p2c term [..., s, s] (query i, key j) from ``K @ Pq^T`` [..., s, 2a] (row j: key j)."""
+    return np.swapaxes(relative_shift(extend_span(p2c_att, seq_len), seq_len), -1, -2)
 
 
 def disentangled_bias(

@@ -20,24 +20,49 @@ from .utils import initializer, shape_list
 class RelativePositions(NamedTuple):
     """What every layer needs to add the relative-position terms for one sequence length.
 
-    Built once per forward by the encoder (it depends only on the length), shared by all layers. The two
-    indices address the flattened [.., s * 2a] c2p / p2c products, so gathers never expand an index to
-    [b, h, s, s] (port of deberta_core.relative_position.c2p_flat_index / p2c_flat_index).
+    Built once per forward by the encoder (it depends only on the length), shared by all layers. No index tensor:
+    the c2p / p2c terms are relative shifts (strided slices) of their [b, h, s, 2a] products, see
+    deberta_core.relative_position.relative_shift. (Torch's twin also carries a buffer workspace for eager
+    inference; TensorFlow allocates from its own pool, and XLA plans the buffers itself.)
     """
 
     att_span: tf.Tensor  # scalar int32 (Keras passes only tensors between layers)
-    c2p_index: tf.Tensor  # [s * s]
-    p2c_index: tf.Tensor  # [s * s]
 
 
 def build_relative_positions(seq_len: Union[int, tf.Tensor], max_relative_positions: int) -> RelativePositions:
-    att_span = tf.minimum(seq_len, max_relative_positions)
-    positions = tf.range(seq_len)
-    relative_pos = positions[:, None] - positions[None, :]  # [s, s]: i - j
-    rel_index = tf.clip_by_value(relative_pos + att_span, 0, 2 * att_span - 1)  # [s, s]
-    c2p_index = tf.reshape(positions[:, None] * (2 * att_span) + rel_index, [-1])  # row i of [s, 2a]
-    p2c_index = tf.reshape(positions[None, :] * (2 * att_span) + rel_index, [-1])  # row j of [s, 2a]
-    return RelativePositions(att_span, c2p_index, p2c_index)
+    return RelativePositions(tf.minimum(seq_len, max_relative_positions))
+
+
+def extend_span(table: tf.Tensor, seq_len: Union[int, tf.Tensor]) -> tf.Tensor:
+    """[..., s, 2a] -> [..., s, 2s]: the first / last column repeated s - a times on its side, so the shift reads
+    the clamped positions (a < s) as plain ones (deberta_core.relative_position.extend_span). Unchanged if a == s
+    is known when tracing; a dynamic length concatenates empty pads."""
+    shape = shape_list(table)
+    pad = seq_len - shape[-1] // 2
+    if isinstance(pad, int) and pad == 0:
+        return table
+    left = tf.broadcast_to(table[..., :1], shape[:-1] + [pad])  # [..., s, s - a]
+    right = tf.broadcast_to(table[..., -1:], shape[:-1] + [pad])
+    return tf.concat([left, table, right], axis=-1)  # [..., s, 2s]
+
+
+def relative_shift(table: tf.Tensor, offset: Union[int, tf.Tensor]) -> tf.Tensor:
+    """out[..., r, c] = table[..., r, offset + c - r] for a [..., s, 2s] table: reshapes and slices, no index
+    (deberta_core.relative_position.relative_shift)."""
+    shape = shape_list(table)
+    seq_len, width = shape[-2], shape[-1]
+    flat = tf.reshape(table, shape[:-2] + [seq_len * width])[
+        ..., offset : offset + seq_len * (width - 1)]  # [..., s * (2s - 1)]
+    return tf.reshape(flat, shape[:-2] + [seq_len, width - 1])[..., :seq_len]  # [..., s, s]
+
+
+def relative_term(rows: tf.Tensor, table: tf.Tensor, offset: Union[int, tf.Tensor]) -> tf.Tensor:
+    """relative_shift(extend_span(rows @ table^T)) [b, h, s, s] for rows [b, h, s, d] and a projected table
+    [1, h, 2a, d]: the c2p term (queries, reversed pos_key_layer, offset s - 1) or the p2c term transposed (keys,
+    pos_query_layer, offset s)."""
+    seq_len = shape_list(rows)[2]
+    product = tf.matmul(rows, table, transpose_b=True)  # [b, h, s, 2a]
+    return relative_shift(extend_span(product, seq_len), offset)  # [b, h, s, s]
 
 
 class DisentangledSelfAttention(keras.layers.Layer):
@@ -85,7 +110,7 @@ class DisentangledSelfAttention(keras.layers.Layer):
         """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend)."""
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
         query_layer, key_layer, value_layer = tf.split(qkv, 3, axis=-1)  # [b, h, s, d] each
-        query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d] broadcast
+        query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d]
         value_layer = value_layer + tf.reshape(self.v_bias, [self.num_attention_heads, 1, -1])
         scale = math.sqrt(self.attention_head_size * self.scale_factor)
         query_layer = query_layer / tf.cast(scale, query_layer.dtype)
@@ -115,27 +140,53 @@ class DisentangledSelfAttention(keras.layers.Layer):
         rel_embeddings: tf.Tensor,
         training: bool = False,
     ) -> tf.Tensor:
-        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d]."""
-        batch, heads, seq_len, _ = shape_list(query_layer)
-        att_span = relative_positions.att_span
-        rel_embeddings = rel_embeddings[self.max_relative_positions - att_span : self.max_relative_positions + att_span]
-        rel_embeddings = self.pos_dropout(rel_embeddings, training=training)[None]  # [1, 2a, e]
-        score = None
+        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d].
+
+        (Torch's twin runs each product as a per-head GEMM over all b * s rows into shared buffers, a few heads at
+        a time when clamped; TensorFlow's batched matmul broadcasts the positional table without copying it.)
+        """
+        seq_len = shape_list(query_layer)[2]
+        att_span = tf.get_static_value(relative_positions.att_span)  # a Python int when the length is static
+        att_span = relative_positions.att_span if att_span is None else int(att_span)
+        pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, att_span, training)
+        c2p_att = p2c_att = None
         if "c2p" in self.pos_att_type:
-            pos_key_layer = self.transpose_for_scores(self.pos_proj(rel_embeddings))  # [1, h, 2a, d]
-            c2p_att = tf.matmul(query_layer, pos_key_layer, transpose_b=True)  # [b, h, s, 2a]
-            c2p_att = tf.gather(tf.reshape(c2p_att, [batch, heads, -1]), relative_positions.c2p_index, axis=-1)  # [b, h, s * s]
-            score = tf.reshape(c2p_att, [batch, heads, seq_len, seq_len])  # [b, h, s, s]
+            c2p_att = relative_term(query_layer, pos_key_layer, seq_len - 1)
+        if "p2c" in self.pos_att_type:
+            p2c_att = relative_term(key_layer, pos_query_layer, seq_len)
+            p2c_att = tf.transpose(p2c_att, [0, 1, 3, 2])  # [b, h, s, s]: query i, key j
+        if c2p_att is not None and p2c_att is not None:
+            score = c2p_att + p2c_att
+        else:
+            score = c2p_att if p2c_att is None else p2c_att
+        return score  # [b, h, s, s]
+
+    def relative_tables(
+        self, rel_embeddings: tf.Tensor, att_span: Union[int, tf.Tensor], training: bool = False
+    ) -> Tuple[Optional[tf.Tensor], Optional[tf.Tensor]]:
+        """The projected relative-position rows of the window for span ``att_span``, each [1, h, 2a, d]: pos_key_layer
+        with its rows reversed (c2p reads its columns backwards, see deberta_core.relative_position) and
+        pos_query_layer scaled (p2c); None for a term the config does not use.
+
+        Projected on every call: torch's twin keeps them across eval calls, keyed by the weights' version counters;
+        Keras variables have none, and a traced function must read the variables it is given each time.
+        """
+        start = self.max_relative_positions - att_span
+        window = self.pos_dropout(rel_embeddings[start : start + 2 * att_span], training=training)  # [2a, e]
+        return self.project_relative(window)
+
+    def project_relative(self, rel_embeddings: tf.Tensor) -> Tuple[Optional[tf.Tensor], Optional[tf.Tensor]]:
+        """pos_key_layer (rows reversed) and scaled pos_query_layer [1, h, 2a, d] of relative-embedding rows [2a, e]."""
+        rel_embeddings = rel_embeddings[None]  # [1, 2a, e]
+        pos_key_layer = pos_query_layer = None
+        if "c2p" in self.pos_att_type:
+            pos_key_layer = self.transpose_for_scores(self.pos_proj(tf.reverse(rel_embeddings, [1])))  # [1, h, 2a, d]
         if "p2c" in self.pos_att_type:
             pos_query_layer = self.transpose_for_scores(self.pos_q_proj(rel_embeddings))  # [1, h, 2a, d]
             pos_query_layer = pos_query_layer / tf.cast(
                 math.sqrt(pos_query_layer.shape[-1] * self.scale_factor), pos_query_layer.dtype
             )
-            p2c_att = tf.matmul(key_layer, pos_query_layer, transpose_b=True)  # [b, h, s, 2a]
-            p2c_att = tf.gather(tf.reshape(p2c_att, [batch, heads, -1]), relative_positions.p2c_index, axis=-1)  # [b, h, s * s]
-            p2c_att = tf.reshape(p2c_att, [batch, heads, seq_len, seq_len])  # [b, h, s, s]
-            score = p2c_att if score is None else score + p2c_att
-        return score
+        return pos_key_layer, pos_query_layer
 
 
 class DebertaSelfOutput(keras.layers.Layer):

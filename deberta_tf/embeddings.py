@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from deberta_core import DebertaConfig
 
-from .utils import Embedding, check_token_ids, initializer, shape_list
+from .utils import Embedding, initializer, shape_list
 
 
 class DebertaLayerNorm(keras.layers.LayerNormalization):
@@ -32,8 +32,6 @@ class DebertaEmbeddings(keras.layers.Layer):
         super().__init__(**kwargs)
         self.embedding_size = config.embedding_size
         self.position_biased_input = config.position_biased_input
-        self.max_position_embeddings = config.max_position_embeddings
-        self.vocab_size = config.vocab_size
         self.word_embeddings = Embedding(config.vocab_size, config.embedding_size, weight_name="weight",
                                          embeddings_initializer=initializer(config), name="word_embeddings",
                                          dtype=self.dtype_policy)
@@ -77,16 +75,10 @@ class DebertaEmbeddings(keras.layers.Layer):
         training: bool = False,
     ) -> tf.Tensor:
         if inputs_embeds is None:
-            check_token_ids(input_ids, self.vocab_size)
             inputs_embeds = self.word_embeddings(input_ids)  # [b, s, E]
         seq_length = shape_list(inputs_embeds)[1]
         embeddings = inputs_embeds
         if self.position_embeddings is not None:
-            if isinstance(seq_length, int) and seq_length > self.max_position_embeddings:
-                raise ValueError(
-                    f"sequence length {seq_length} exceeds max_position_embeddings ({self.max_position_embeddings}), "
-                    f"the size of the absolute position table (position_biased_input is on)"
-                )
             if position_ids is None:
                 position_ids = tf.range(seq_length)[None, :]  # [1, s]
             embeddings = embeddings + self.position_embeddings(position_ids)

@@ -14,50 +14,54 @@ from deberta_core.outputs import IGNORE_INDEX, pack_head_outputs
 from .activations import get_activation
 from .embeddings import DebertaLayerNorm
 from .modeling import TFDebertaModel, TFDebertaPreTrainedModel
-from .utils import cross_entropy, initializer, mse_loss, resize_variable, shape_list, unpack_inputs
+from .utils import cross_entropy, initializer, mse_loss, resize_variable, shape_list, unpack_inputs, validate_labels
 
 
 # ---------------------------------------------------------------------------------------------- losses
+# Each loss checks its labels first (deberta_core.validation: what each head accepts, and why), and is the mean
+# over the labels that are not ignored: 0, with zero gradient, when a batch has none (utils.cross_entropy).
 def masked_lm_loss(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    """Cross-entropy over the vocabulary at every position whose label is not IGNORE_INDEX."""
-    return cross_entropy(tf.reshape(logits, [-1, shape_list(logits)[-1]]), tf.reshape(labels, [-1]))
+    """Cross-entropy over the vocabulary at every position whose label is not IGNORE_INDEX; labels [b, s] in
+    [0, vocab_size) or IGNORE_INDEX."""
+    _, checked = validate_labels("masked_lm", logits, labels=labels)
+    return cross_entropy(tf.reshape(logits, [-1, shape_list(logits)[-1]]), tf.reshape(checked["labels"], [-1]))
 
 
 def sequence_classification_loss(logits: tf.Tensor, labels: tf.Tensor, config: DebertaConfig) -> tf.Tensor:
-    """The reference's loss for each problem_type (and its problem_type=None rules)."""
-    num_labels = config.num_labels
-    problem_type = config.problem_type
-    if problem_type is None:
-        if num_labels == 1:
+    """The reference's loss for each problem_type, and its problem_type=None rules; the labels each accepts (and
+    the soft targets of problem_type=None) are deberta_core.validation's."""
+    problem, checked = validate_labels("sequence_classification", logits, config.problem_type, labels=labels)
+    labels = checked["labels"]
+    if problem == "regression":
+        if config.num_labels == 1:
             return mse_loss(tf.reshape(logits, [-1]), tf.reshape(labels, [-1]))
-        if labels.shape.rank == 1 or labels.shape[-1] == 1:
-            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
-            labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
-            valid = labels >= 0
-            loss = cross_entropy(logits, tf.where(valid, labels, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
-            return tf.where(tf.reduce_any(valid), loss, tf.zeros_like(loss))
-        # Soft targets: a distribution over the labels per example.
-        return -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-                                             * tf.cast(labels, tf.float32), axis=-1))
-    if problem_type == "regression":
-        if num_labels == 1:
-            return mse_loss(tf.squeeze(logits), tf.squeeze(labels))
         return mse_loss(logits, labels)
-    if problem_type == "single_label_classification":
-        return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(labels, [-1]), ignore_index=IGNORE_INDEX)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
-                                                                  logits=tf.cast(logits, tf.float32)))
+    if problem == "single_label_classification":
+        # A negative label is ignored (with problem_type unset, the reference's labels >= 0 filter).
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
+        return cross_entropy(logits, tf.where(labels < 0, tf.cast(IGNORE_INDEX, tf.int64), labels))
+    if problem == "multi_label_classification":
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
+                                                                      logits=tf.cast(logits, tf.float32)))
+    # Soft targets: a distribution over the labels per example.
+    return -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+                                         * tf.cast(labels, tf.float32), axis=-1))
 
 
 def token_classification_loss(logits: tf.Tensor, labels: tf.Tensor, num_labels: int) -> tf.Tensor:
-    """Cross-entropy per token, over the positions whose label is not IGNORE_INDEX."""
-    return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(labels, [-1]))
+    """Cross-entropy per token, over the positions whose label is not IGNORE_INDEX; labels [b, s] in
+    [0, num_labels) or IGNORE_INDEX."""
+    _, checked = validate_labels("token_classification", logits, labels=labels)
+    return cross_entropy(tf.reshape(logits, [-1, num_labels]), tf.reshape(checked["labels"], [-1]))
 
 
 def question_answering_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, start_positions: tf.Tensor,
                             end_positions: tf.Tensor) -> tf.Tensor:
-    """Mean of the start and end cross-entropies; positions outside the sequence are clamped to s and ignored
-    (as the reference)."""
+    """Mean of the start and end cross-entropies. Positions are integers >= 0, [b] or [b, 1]; one at or beyond
+    the sequence length s is clamped to s and ignored (as the reference)."""
+    _, checked = validate_labels("question_answering", start_logits, start_positions=start_positions,
+                                 end_positions=end_positions)
+    start_positions, end_positions = checked["start_positions"], checked["end_positions"]
     ignored_index = shape_list(start_logits)[1]
     start_positions = tf.clip_by_value(tf.cast(tf.reshape(start_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))
     end_positions = tf.clip_by_value(tf.cast(tf.reshape(end_positions, [-1]), tf.int64), 0, tf.cast(ignored_index, tf.int64))

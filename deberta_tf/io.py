@@ -8,6 +8,7 @@ The same functions, in the same order, as deberta_torch/io.py: ``read_weights`` 
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Dict, Mapping, Tuple
 
@@ -17,6 +18,8 @@ from deberta_core.checkpoint_io import TensorReader, open_weights, write_tf_h5
 from deberta_core.errors import CheckpointError, CheckpointLoadError
 from deberta_core.files import TF2_WEIGHTS_NAME, CheckpointFiles
 from deberta_core.weight_plan import LoadReport, arrays_equal, check_model_names, plan_load
+
+logger = logging.getLogger("deberta_tf")
 
 # The weight formats read by default and with from_pt=True, in the order the loader prefers them.
 OWN_FORMATS = ("tf_h5",)
@@ -37,13 +40,13 @@ def open_reader(fmt: str, path: str) -> TensorReader:
 def read_weights(files: CheckpointFiles, from_pt: bool = False) -> Tuple[Dict[str, Any], str]:
     """The weights of a checkpoint folder (name -> array) and the family of their names ("keras" or "torch"):
     its tf_model.h5, or with ``from_pt`` its torch weights (safetensors; a pytorch_model.bin needs torch)."""
-    for fmt in OTHER_FORMATS if from_pt else OWN_FORMATS:
-        if fmt in files.weights:
-            try:
-                with open_reader(fmt, files.weights[fmt]) as reader:
-                    return {name: reader.read(name) for name in reader.names()}, reader.family
-            except CheckpointError as err:
-                raise CheckpointLoadError(str(err)) from None
+    fmt = files.pick(OTHER_FORMATS if from_pt else OWN_FORMATS, logger)
+    if fmt is not None:
+        try:
+            with open_reader(fmt, files.weights[fmt]) as reader:
+                return {name: reader.read(name) for name in reader.names()}, reader.family
+        except CheckpointError as err:
+            raise CheckpointLoadError(str(err)) from None
     if from_pt:
         raise FileNotFoundError(
             f"from_pt=True but {files.folder!r} has no torch weights (looked for model.safetensors(.index.json))"

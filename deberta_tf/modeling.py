@@ -12,12 +12,13 @@ import tensorflow as tf
 
 from deberta_core import DebertaConfig, ModelOutput
 from deberta_core.config import resolve_pretrained
+from deberta_core.files import Staging, atomic_write, weight_file_names
 from deberta_core.weight_plan import config_for_weights
 
 from . import io
 from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
-from .utils import Embedding, restart_lora_factors_after_load, shape_list, unpack_inputs
+from .utils import Embedding, restart_lora_factors_after_load, shape_list, unpack_inputs, validate_inputs
 
 logger = logging.getLogger("deberta_tf")
 
@@ -31,6 +32,12 @@ class LoraSettings(NamedTuple):
     rank: int
     lora_alpha: float
     target_layer_names: Tuple[str, ...]
+
+
+def refuse_overwrite(filepath, overwrite: bool) -> None:
+    """Keras asks on stdin before replacing a file when ``overwrite=False``; we refuse instead (no prompt)."""
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{os.fspath(filepath)!r} exists and overwrite=False; pass overwrite=True to replace it")
 
 
 class TFDebertaPreTrainedModel(keras.Model):
@@ -73,14 +80,24 @@ class TFDebertaPreTrainedModel(keras.Model):
             for layer in self.lora_layers():
                 restart_lora_factors_after_load(layer)
 
-    def save(self, filepath, *args, **kwargs):
-        """``keras.Model.save`` (``.keras``), after creating the variables if no call has yet."""
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """``keras.Model.save`` (``.keras``), after creating the variables if no call has yet; a single file is
+        written atomically (an error or interrupt leaves no half-written file)."""
         self.build()
-        return super().save(filepath, *args, **kwargs)
+        if zipped is False or not isinstance(filepath, (str, os.PathLike)):
+            return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        refuse_overwrite(filepath, overwrite)
+        with atomic_write(filepath, keep_name_ending=True) as tmp:
+            return super().save(tmp, overwrite=True, zipped=zipped, **kwargs)
 
-    def save_weights(self, filepath, *args, **kwargs):
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """``keras.Model.save_weights``; a single file is written atomically."""
         self.build()
-        return super().save_weights(filepath, *args, **kwargs)
+        if max_shard_size is not None or not isinstance(filepath, (str, os.PathLike)):
+            return super().save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+        refuse_overwrite(filepath, overwrite)
+        with atomic_write(filepath, keep_name_ending=True) as tmp:
+            return super().save_weights(tmp, overwrite=True)
 
     # ------------------------------------------------------------------ embeddings
     def get_base_model(self) -> "TFDebertaModel":
@@ -102,7 +119,6 @@ class TFDebertaPreTrainedModel(keras.Model):
             return embeddings
         embeddings.resize(new_num_tokens)
         self._resize_output_bias(new_num_tokens)
-        self.get_base_model().embeddings.vocab_size = new_num_tokens
         self.config.vocab_size = new_num_tokens
         return embeddings
 
@@ -336,7 +352,8 @@ class TFDebertaPreTrainedModel(keras.Model):
         Missing, unexpected and mis-shaped weights of the encoder are reported together in one
         CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, caller=cls.from_pretrained,
+                                           **kwargs)
         weights, family = io.read_weights(files, from_pt=from_pt)
         config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config) if dtype is None else cls(config, dtype=dtype)
@@ -348,14 +365,19 @@ class TFDebertaPreTrainedModel(keras.Model):
         return model
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> None:
-        """Write config.json and the reference tf_model.h5 (loadable by the reference TF classes too)."""
+        """Write config.json and the reference tf_model.h5 (loadable by the reference TF classes too).
+
+        All or nothing: both files are written to a staging folder and moved in only when complete, so an
+        error or interrupt leaves ``save_directory`` as it was."""
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
         self.build()
         config = self.config.copy(architectures=[type(self).__name__[2:]])  # the reference writes torch class names
-        config.save_pretrained(save_directory)
-        io.save_weights(self, save_directory)
+        with Staging(save_directory, parents=True) as staging:  # all or nothing: config and weights together
+            config.save_pretrained(staging.folder)
+            io.save_weights(self, staging.folder)
+            staging.commit(replaces=weight_file_names(save_directory, io.OWN_FORMATS))
 
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
@@ -386,18 +408,9 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("pass either input_ids or inputs_embeds, not both")
-        if input_ids is not None:
-            if input_ids.shape.rank != 2:
-                raise ValueError(f"input_ids must be [batch, sequence], got shape {tuple(input_ids.shape)}")
-            input_shape = shape_list(input_ids)
-        elif inputs_embeds is not None:
-            if inputs_embeds.shape.rank != 3:
-                raise ValueError(f"inputs_embeds must be [batch, sequence, embedding], got shape {tuple(inputs_embeds.shape)}")
-            input_shape = shape_list(inputs_embeds)[:2]
-        else:
-            raise ValueError("pass input_ids or inputs_embeds")
+        input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = validate_inputs(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
+        input_shape = shape_list(input_ids if input_ids is not None else inputs_embeds)[:2]
         if attention_mask is None:
             attention_mask = tf.ones(input_shape, dtype=tf.int32)
 

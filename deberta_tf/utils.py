@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import List, Mapping, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import keras
 import numpy as np
@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from deberta_core import DebertaConfig
 from deberta_core.outputs import IGNORE_INDEX
+from deberta_core.validation import MODEL_INPUTS, Checks, TensorInfo, ValueCheck, check_labels, check_model_inputs
 
 
 # ---------------------------------------------------------------------------------------------------- shapes and variables
@@ -78,16 +79,84 @@ class Embedding(keras.layers.Layer):
         self.num_embeddings = new_num_embeddings
 
 
-# ---------------------------------------------------------------------------------------------------- inputs
-def check_token_ids(input_ids: tf.Tensor, vocab_size: int) -> None:
-    """In eager mode, raise for ids outside [0, vocab_size) (tf.gather would return zeros on GPU, silently)."""
-    if not tf.executing_eagerly() or tf.size(input_ids) == 0:
-        return
-    low, high = int(tf.reduce_min(input_ids)), int(tf.reduce_max(input_ids))
-    if low < 0 or high >= vocab_size:
-        raise ValueError(
-            f"input_ids must be in [0, vocab_size={vocab_size}), got values in [{low}, {high}]"
-        )
+# ---------------------------------------------------------------------------------------------------- checks
+def tensor_info(name: str, value: tf.Tensor) -> TensorInfo:
+    """The rules' view of a tensor: its static shape (None where a traced graph does not know it) and dtype."""
+    shape = value.shape
+    return TensorInfo(None if shape.rank is None else tuple(shape.as_list()), value.dtype.name)
+
+
+def value_stats(tensor: tf.Tensor, check: ValueCheck) -> tf.Tensor:
+    """[smallest, largest, off] of ``tensor`` for ``check`` (see deberta_core.validation.ValueCheck), float64."""
+    values = tensor
+    if check.ignore is not None or check.ignore_negative:
+        kept = values >= 0 if check.ignore_negative else tf.not_equal(values, tf.cast(check.ignore, values.dtype))
+        values = tf.where(kept, values, tf.cast(check.low, values.dtype))
+    smallest, largest = tf.reduce_min(values), tf.reduce_max(values)
+    if check.whole:
+        off = tf.reduce_max(tf.abs(values - tf.round(values)))
+    elif check.distribution:
+        off = tf.reduce_max(tf.abs(tf.reduce_sum(tf.cast(values, tf.float32), axis=-1) - 1))
+    else:
+        off = tf.zeros((), tf.float64)
+    return tf.stack([tf.cast(smallest, tf.float64), tf.cast(largest, tf.float64), tf.cast(off, tf.float64)])
+
+
+_RELATIONS = {"==": tf.equal, ">=": tf.greater_equal, "<=": tf.less_equal}
+
+
+def run_checks(checks: Checks, tensors: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Eager: raise ValueError for the first value check that fails (one host transfer for all of them).
+    In a graph: one ``tf.debugging.Assert`` per check, raising InvalidArgumentError with the same words when
+    the graph runs; the tensors come back as identities that wait for the asserts, so nothing computed from
+    them runs before the checks. XLA (jit_compile=True) drops Assert ops: there only what was decided at trace
+    time holds."""
+    if tf.executing_eagerly():
+        if checks.values:
+            stats = tf.stack([value_stats(tensors[name], check) for name, check in checks.values]).numpy().tolist()
+            for (_, check), (smallest, largest, off) in zip(checks.values, stats):
+                if not check.holds(smallest, largest, off):
+                    raise ValueError(check.message(smallest, largest, off))
+        return tensors
+    asserts = []
+    for dim in checks.dims:
+        got = tf.shape(tensors[dim.name])
+        expected = dim.expected if isinstance(dim.expected, int) else tf.shape(tensors[dim.expected[0]])[dim.expected[1]]
+        asserts.append(tf.debugging.Assert(_RELATIONS[dim.relation](got[dim.axis], expected),
+                                           [f"{dim.message}; got shape", got]))
+    for name, check in checks.values:
+        stats = value_stats(tensors[name], check)
+        asserts.append(tf.debugging.Assert(check.holds(stats[0], stats[1], stats[2]),
+                                           [f"{check.rule()}; got [smallest, largest, off] =", stats]))
+    if not asserts:
+        return tensors
+    with tf.control_dependencies(asserts):
+        return {name: tf.identity(value) for name, value in tensors.items()}
+
+
+def validate_inputs(config: DebertaConfig, input_ids, attention_mask, token_type_ids, position_ids,
+                    inputs_embeds) -> Tuple[Optional[tf.Tensor], ...]:
+    """Check TFDebertaModel's inputs against deberta_core.validation's rules; return them, checked (as tensors;
+    in a graph, identities that wait for the checks). Also usable outside a compiled function, e.g. in a tf.data
+    map before an XLA-compiled fit() (see run_checks)."""
+    tensors = {name: tf.convert_to_tensor(value) for name, value in (
+        ("input_ids", input_ids), ("attention_mask", attention_mask), ("token_type_ids", token_type_ids),
+        ("position_ids", position_ids), ("inputs_embeds", inputs_embeds)) if value is not None}
+    checks = check_model_inputs(config, {name: tensor_info(name, value) for name, value in tensors.items()})
+    tensors = run_checks(checks, tensors)
+    return tuple(tensors.get(name) for name in MODEL_INPUTS)
+
+
+def validate_labels(task: str, logits: tf.Tensor, problem_type: Optional[str] = None,
+                    **labels) -> Tuple[Optional[str], Dict[str, tf.Tensor]]:
+    """Check a head's labels against deberta_core.validation's rules; return the loss to compute (sequence
+    classification's problem, else None) and the labels, checked (by name, as tensors; in a graph, identities
+    that wait for the checks)."""
+    labels = {name: tf.convert_to_tensor(value) for name, value in labels.items()}
+    checks = check_labels(task, tensor_info("logits", logits),
+                          {name: tensor_info(name, value) for name, value in labels.items()}, problem_type)
+    checked = run_checks(checks, {"logits": logits, **labels})
+    return checks.problem, {name: checked[name] for name in labels}
 
 
 # Call arguments that are flags, not tensors (never converted to tensors).
@@ -125,7 +194,11 @@ def unpack_inputs(call):
             values = {**values, **dict(zip(names, first))}
         for name, value in values.items():
             if name not in _FLAG_ARGS and name != "training" and value is not None and not isinstance(value, tf.Tensor):
-                values[name] = tf.convert_to_tensor(value)
+                try:
+                    values[name] = tf.convert_to_tensor(value)
+                except (ValueError, TypeError) as error:
+                    raise type(error)(f"{name} must be a tensor, an array or a rectangular nested list of numbers; "
+                                      f"{type(value).__name__} {name} could not be converted: {error}") from None
         return call(self, **values)
 
     return wrapper
@@ -177,8 +250,8 @@ def call_layer(layer_module, hidden_states, attention_mask, relative_positions, 
 
 # ---------------------------------------------------------------------------------------------------- losses
 def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, ignore_index=IGNORE_INDEX) -> tf.Tensor:
-    """F.cross_entropy's twin in float32: logits [n, c], labels [n]; mean over labels != ignore_index
-    (0, not torch's nan, when every label is ignored)."""
+    """F.cross_entropy's twin in float32: logits [n, c], labels [n]; mean over labels != ignore_index, and 0 (with
+    zero gradient) when every label is ignored (as the torch twin's)."""
     labels = tf.cast(labels, tf.int64)
     valid = tf.not_equal(labels, tf.cast(ignore_index, tf.int64))
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(

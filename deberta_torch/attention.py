@@ -17,28 +17,109 @@ from deberta_core import DebertaConfig
 from .embeddings import DebertaLayerNorm
 
 
+# Eager inference widens the clamped c2p / p2c products (to [heads, b, s, 2s]) a few heads at a time, within this.
+WIDE_BYTES = 128 * 2**20
+
+
 class RelativePositions(NamedTuple):
     """What every layer needs to add the relative-position terms for one sequence length.
 
-    Built once per forward by the encoder (it depends only on the length), shared by all layers.
-    ``rel_index[i, j] = clip(i - j + a, 0, 2a - 1)`` (deberta_core.relative_position.c2p_index); the c2p term
-    reads row i, the p2c term row j, of the [b, h, s, 2a] products, by advanced indexing with the [s, 1] /
-    [1, s] position vectors, so no index tensor is ever expanded to [b, h, s, s] (and torch.export keeps the
-    sequence dimension dynamic, which a flattened [.., s * 2a] gather does not allow).
+    Built once per forward by the encoder (it depends only on the length), shared by all layers. No index tensor:
+    the c2p / p2c terms are relative shifts (strided views) of their [b, h, s, 2a] products, see
+    deberta_core.relative_position.relative_shift. ``workspace`` (eager calls only) holds the buffers the layers
+    reuse (see :func:`scratch`).
     """
 
     att_span: int
-    rel_index: torch.Tensor  # [s, s]
-    rows: torch.Tensor  # [s, 1]
-    cols: torch.Tensor  # [1, s]
+    workspace: Optional[dict] = None
 
 
-def build_relative_positions(seq_len: int, max_relative_positions: int, device: torch.device) -> RelativePositions:
-    att_span = min(seq_len, max_relative_positions)
-    positions = torch.arange(seq_len, device=device)
-    relative_pos = positions[:, None] - positions[None, :]  # [s, s]: i - j
-    rel_index = torch.clamp(relative_pos + att_span, 0, 2 * att_span - 1)  # [s, s]
-    return RelativePositions(att_span, rel_index, positions[:, None], positions[None, :])
+def build_relative_positions(seq_len: int, max_relative_positions: int, workspace: Optional[dict] = None) -> RelativePositions:
+    # A branch rather than min(): under torch.export a symbolic min() leaves guards (s - min(span, s) == 0) that
+    # the solver cannot discharge, where the comparison resolves from the sequence dimension's range.
+    return RelativePositions(seq_len if seq_len <= max_relative_positions else max_relative_positions, workspace)
+
+
+def scratch(workspace: Optional[dict], name: str, shape: Tuple[int, ...], like: torch.Tensor) -> Optional[torch.Tensor]:
+    """The buffer ``name`` of ``workspace``, (re)allocated to ``shape``, for an op's ``out=``; None (the op allocates)
+    without a workspace. Torch only: the layers of one forward (and of its backward) share their large
+    [b, h, s, *] intermediates that nothing keeps; allocated afresh, each such block would be page-faulted in
+    again by every layer (the allocator hands blocks this large back to the OS when they are freed)."""
+    if workspace is None:
+        return None
+    buffer = workspace.get(name)
+    if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = workspace[name] = like.new_empty(shape)
+    return buffer
+
+
+def extend_span(table: torch.Tensor, seq_len: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """[..., s, 2a] -> [..., s, 2s]: the first / last column repeated s - a times on its side, so the shift reads
+    the clamped positions (a < s) as plain ones (deberta_core.relative_position.extend_span). Unchanged if a == s."""
+    pad = seq_len - table.shape[-1] // 2
+    if pad == 0:
+        return table
+    left = table[..., :1].expand(table.shape[:-1] + (pad,))  # [..., s, s - a]
+    right = table[..., -1:].expand(table.shape[:-1] + (pad,))
+    return torch.cat([left, table, right], dim=-1, out=out)  # [..., s, 2s]
+
+
+def relative_shift(table: torch.Tensor, offset: int) -> torch.Tensor:
+    """out[..., r, c] = table[..., r, offset + c - r] for a [..., s, 2s] table: views only, no copy, no index
+    (deberta_core.relative_position.relative_shift)."""
+    seq_len, width = table.shape[-2], table.shape[-1]
+    flat = table.flatten(-2).narrow(-1, offset, seq_len * (width - 1))  # [..., s * (2s - 1)]
+    return flat.unflatten(-1, (seq_len, width - 1)).narrow(-1, 0, seq_len)  # [..., s, s]
+
+
+def relative_term(rows: torch.Tensor, table: torch.Tensor, batch: int, offset: int, workspace: Optional[dict],
+                  name: str) -> torch.Tensor:
+    """relative_shift(extend_span(rows @ table^T)) [g, b, s, s] for rows [g, b*s, d] and a projected table
+    [g, 2a, d]: the c2p term (query rows, reversed pos_key_layer, offset s - 1) or the p2c term transposed (key
+    rows, pos_query_layer, offset s). Torch only: eager calls (a workspace) run it as one op on reused buffers
+    (RelativeTerm); traced ones as the plain ops below."""
+    if workspace is not None:
+        return RelativeTerm.apply(rows, table, batch, offset, workspace, name)
+    seq_len = rows.shape[1] // batch
+    product = torch.bmm(rows, table.transpose(-1, -2)).unflatten(1, (batch, seq_len))  # [g, b, s, 2a]
+    return relative_shift(extend_span(product, seq_len), offset)  # [g, b, s, s]
+
+
+class RelativeTerm(torch.autograd.Function):
+    """relative_term in eager calls. The product and its widened copy live in workspace buffers (the output is a
+    view of them, which the caller reads at once); the backward writes the gradient through the same shift into
+    one zeroed buffer and sums the repeated edge columns, where autograd would zero-fill a full-size gradient
+    for every slice and narrow on the way."""
+
+    @staticmethod
+    def forward(ctx, rows, table, batch, offset, workspace, name):
+        heads, seq_len, span2 = rows.shape[0], rows.shape[1] // batch, table.shape[1]
+        product = torch.bmm(rows, table.transpose(-1, -2),
+                            out=scratch(workspace, name + "_product", (heads, batch * seq_len, span2), rows))
+        product = product.unflatten(1, (batch, seq_len))  # [g, b, s, 2a]
+        wide = extend_span(product, seq_len,
+                           out=scratch(workspace, name + "_wide", (heads, batch, seq_len, 2 * seq_len), rows))
+        ctx.save_for_backward(rows, table)
+        ctx.batch, ctx.offset, ctx.workspace = batch, offset, workspace
+        return relative_shift(wide, offset)  # [g, b, s, s]
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, table = ctx.saved_tensors
+        heads, seq_len, span2 = rows.shape[0], rows.shape[1] // ctx.batch, table.shape[1]
+        pad = seq_len - span2 // 2
+        grad_wide = scratch(ctx.workspace, "grad_wide", (heads, ctx.batch, seq_len, 2 * seq_len), grad).zero_()
+        relative_shift(grad_wide, ctx.offset).copy_(grad)
+        grad_product = grad_wide
+        if pad:
+            grad_product = scratch(ctx.workspace, "grad_product", (heads, ctx.batch, seq_len, span2), grad)
+            grad_product.copy_(grad_wide[..., pad : pad + span2])
+            grad_product[..., 0] += grad_wide[..., :pad].sum(-1)  # the repeated edge columns
+            grad_product[..., -1] += grad_wide[..., pad + span2 :].sum(-1)
+        grad_product = grad_product.flatten(1, 2)  # [g, b*s, 2a]
+        grad_rows = torch.bmm(grad_product, table) if ctx.needs_input_grad[0] else None
+        grad_table = torch.bmm(grad_product.transpose(-1, -2), rows) if ctx.needs_input_grad[1] else None
+        return grad_rows, grad_table, None, None, None, None
 
 
 class DisentangledSelfAttention(nn.Module):
@@ -62,6 +143,7 @@ class DisentangledSelfAttention(nn.Module):
             if "p2c" in self.pos_att_type:
                 self.pos_q_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+        self._relative_tables = None  # (key, weight aliases, (pos_key_layer, pos_query_layer)): see relative_tables
 
     def transpose_for_scores(self, x: torch.Tensor) -> torch.Tensor:
         x = x.view(x.shape[:-1] + (self.num_attention_heads, -1))  # [b, s, h, d']
@@ -82,7 +164,7 @@ class DisentangledSelfAttention(nn.Module):
         query_layer = query_layer + self.q_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)  # [h, 1, d]
         value_layer = value_layer + self.v_bias.view(self.num_attention_heads, 1, -1).to(qkv.dtype)
         scale = math.sqrt(self.attention_head_size * self.scale_factor)
-        query_layer = query_layer / scale
+        query_layer = query_layer.div_(scale)  # in place: the sum is fresh and neither op saves it for backward
 
         rel_att = None
         if self.relative_attention and relative_positions is not None and rel_embeddings is not None:
@@ -99,16 +181,23 @@ class DisentangledSelfAttention(nn.Module):
             context_layer = torch.matmul(self.dropout(attention_probs), value_layer)  # [b, h, s, d]
         else:
             # Fused kernel with the disentangled bias as an additive mask. Fully masked query rows come out of
-            # the softmax uniform; zeroing their context gives exactly what the eager path computes.
-            bias = torch.zeros((), dtype=query_layer.dtype, device=query_layer.device) if rel_att is None else rel_att
-            bias = bias.to(query_layer.dtype)
-            bias = bias.masked_fill(~attention_mask, torch.finfo(bias.dtype).min)  # [b, h|1, s, s]
+            # the softmax uniform; zeroing their context gives exactly what the eager path computes. Eager
+            # calls skip both passes when nothing is masked (a traced graph keeps the one general path).
+            masked = torch.compiler.is_compiling() or torch.jit.is_tracing() or not bool(attention_mask.all())
+            if rel_att is None:
+                bias = torch.zeros((), dtype=query_layer.dtype, device=query_layer.device)
+                bias = bias.masked_fill(~attention_mask, torch.finfo(bias.dtype).min) if masked else None
+            else:
+                bias = rel_att.to(query_layer.dtype)  # [b, h, s, s], fresh (disentangled_att_bias)
+                if masked:
+                    bias = bias.masked_fill_(~attention_mask, torch.finfo(bias.dtype).min)
             context_layer = F.scaled_dot_product_attention(
                 query_layer, key_layer, value_layer, attn_mask=bias,
                 dropout_p=self.dropout.p if self.training else 0.0, scale=1.0,
             )  # [b, h, s, d]
             attention_probs = None
-            context_layer = context_layer * attention_mask.any(dim=-1, keepdim=True).to(context_layer.dtype)
+            if masked:
+                context_layer = context_layer * attention_mask.any(dim=-1, keepdim=True).to(context_layer.dtype)
         # An explicit contiguous copy: the fused kernel may hand back [b, s, h, d] memory, and exporters that
         # decompose it must not be left with a view recorded against the other layout.
         context_layer = context_layer.transpose(1, 2).clone(memory_format=torch.contiguous_format)  # [b, s, h, d]
@@ -122,23 +211,101 @@ class DisentangledSelfAttention(nn.Module):
         relative_positions: RelativePositions,
         rel_embeddings: torch.Tensor,
     ) -> torch.Tensor:
-        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d]."""
+        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d], in a fresh tensor (the caller masks
+        it in place).
+
+        Each product is one GEMM per head over all b * s rows ([h, b*s, d] is a view of the projection's layout),
+        not a [b, h]-batched one against a positional table copied b times.
+        """
         batch, heads, seq_len, _ = query_layer.shape
-        att_span = relative_positions.att_span
-        rel_embeddings = rel_embeddings[self.max_relative_positions - att_span : self.max_relative_positions + att_span]
-        rel_embeddings = self.pos_dropout(rel_embeddings).unsqueeze(0)  # [1, 2a, e]
-        score = None
+        att_span, workspace = relative_positions
+        pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, att_span)
+        queries = query_layer.transpose(0, 1).flatten(1, 2)  # [h, b*s, d], a view of the projection's layout
+        keys = key_layer.transpose(0, 1).flatten(1, 2)
+        # The summed score is what the fused kernel keeps for backward: a shared buffer only with autograd off.
+        score = scratch(None if torch.is_grad_enabled() else workspace, "score", (heads, batch, seq_len, seq_len),
+                        query_layer)  # [h, b, s, s]
+        group = heads
+        if score is not None and att_span < seq_len:
+            # Torch only: clamped terms read products widened to [h, b, s, 2s]; eager inference widens a few heads
+            # at a time (reusing the buffers for the next heads and layers), so they stay within WIDE_BYTES.
+            group = max(1, WIDE_BYTES // (2 * batch * seq_len * 2 * seq_len * score.element_size()))
+            while heads % group:  # equal groups: the buffers keep their shape
+                group -= 1
+        for start in range(0, heads, group):
+            rows = slice(start, start + group)
+            c2p_att = p2c_att = None
+            if "c2p" in self.pos_att_type:
+                c2p_att = relative_term(queries[rows], pos_key_layer[0, rows], batch, seq_len - 1, workspace, "c2p")
+            if "p2c" in self.pos_att_type:
+                p2c_att = relative_term(keys[rows], pos_query_layer[0, rows], batch, seq_len, workspace, "p2c")
+                p2c_att = p2c_att.transpose(-1, -2)  # [g, b, s, s]: query i, key j
+            if c2p_att is not None and p2c_att is not None:
+                score_rows = torch.add(c2p_att, p2c_att, out=None if score is None else score[rows])
+            else:
+                term = c2p_att if p2c_att is None else p2c_att
+                score_rows = term.contiguous() if score is None else score[rows].copy_(term)
+            if group == heads:
+                score = score_rows
+        return score.transpose(0, 1)  # [b, h, s, s], fresh (the terms are views of reused buffers)
+
+    def relative_tables(
+        self, rel_embeddings: torch.Tensor, att_span: int
+    ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The projected relative-position rows of the window for span ``att_span``, each [1, h, 2a, d]: pos_key_layer
+        with its rows reversed (c2p reads its columns backwards, see deberta_core.relative_position) and
+        pos_query_layer scaled (p2c); None for a term the config does not use.
+
+        They depend on weights only. When no gradient can reach them (eval mode, and autograd off or the weights
+        frozen) and nothing is tracing the model, the whole table is projected once and kept: the window is a view
+        of it. The kept tables are keyed by the storage, version counter, dtype, device and layout of every weight
+        they come from, so an optimizer step, load_state_dict, ``.to()`` or any in-place write through autograd's
+        view of a weight recomputes them; train() / eval() / ``.to()`` drop them.
+        """
+        weights = self.relative_weights(rel_embeddings)
+        if self.training or torch.compiler.is_compiling() or torch.jit.is_tracing() or (
+            torch.is_grad_enabled() and any(weight.requires_grad for weight in weights)
+        ):
+            start = self.max_relative_positions - att_span
+            window = self.pos_dropout(rel_embeddings[start : start + 2 * att_span])  # [2a, e]
+            return self.project_relative(window)
+        key = tuple((w.data_ptr(), w._version, w.dtype, w.device, w.shape, w.stride()) for w in weights)
+        if self._relative_tables is None or self._relative_tables[0] != key:
+            self._relative_tables = None  # free the stale tables before projecting the new ones
+            with torch.inference_mode(False), torch.no_grad():  # ordinary tensors, usable outside inference mode
+                tables = self.project_relative(rel_embeddings)
+            # The aliases keep the weights' storage alive, so no new weight can reuse an address in the key.
+            self._relative_tables = (key, [w.detach() for w in weights], tables)
+        start = self.max_relative_positions - att_span  # the reversed table's window is the same slice
+        return tuple(None if t is None else t[:, :, start : start + 2 * att_span] for t in self._relative_tables[2])
+
+    def relative_weights(self, rel_embeddings: torch.Tensor) -> list:
+        """Every tensor the projected relative-position tables are computed from."""
+        weights = [rel_embeddings]
         if "c2p" in self.pos_att_type:
-            pos_key_layer = self.transpose_for_scores(self.pos_proj(rel_embeddings))  # [1, h, 2a, d]
-            c2p_att = torch.matmul(query_layer, pos_key_layer.transpose(-1, -2))  # [b, h, s, 2a]
-            score = c2p_att[:, :, relative_positions.rows, relative_positions.rel_index]  # [b, h, s, s]
+            weights.append(self.pos_proj.weight)
+        if "p2c" in self.pos_att_type:
+            weights += [self.pos_q_proj.weight, self.pos_q_proj.bias]
+        return weights
+
+    def project_relative(self, rel_embeddings: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """pos_key_layer (rows reversed) and scaled pos_query_layer [1, h, 2a, d] of relative-embedding rows [2a, e]."""
+        rel_embeddings = rel_embeddings.unsqueeze(0)  # [1, 2a, e]
+        pos_key_layer = pos_query_layer = None
+        if "c2p" in self.pos_att_type:
+            pos_key_layer = self.transpose_for_scores(self.pos_proj(rel_embeddings.flip(1)))  # [1, h, 2a, d]
         if "p2c" in self.pos_att_type:
             pos_query_layer = self.transpose_for_scores(self.pos_q_proj(rel_embeddings))  # [1, h, 2a, d]
             pos_query_layer = pos_query_layer / math.sqrt(pos_query_layer.shape[-1] * self.scale_factor)
-            p2c_att = torch.matmul(key_layer, pos_query_layer.transpose(-1, -2))  # [b, h, s, 2a]
-            p2c_att = p2c_att[:, :, relative_positions.cols, relative_positions.rel_index]  # [b, h, s, s]
-            score = p2c_att if score is None else score + p2c_att
-        return score
+        return pos_key_layer, pos_query_layer
+
+    def train(self, mode: bool = True) -> "DisentangledSelfAttention":
+        self._relative_tables = None
+        return super().train(mode)
+
+    def _apply(self, fn, recurse: bool = True):
+        self._relative_tables = None  # .to() / .half() / .cuda() ...: new weights, and the old tables would linger
+        return super()._apply(fn, recurse)
 
 
 class DebertaSelfOutput(nn.Module):

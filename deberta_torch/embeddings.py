@@ -28,7 +28,6 @@ class DebertaEmbeddings(nn.Module):
         super().__init__()
         self.embedding_size = config.embedding_size
         self.position_biased_input = config.position_biased_input
-        self.max_position_embeddings = config.max_position_embeddings
         self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
         if config.position_biased_input:
             self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
@@ -58,11 +57,6 @@ class DebertaEmbeddings(nn.Module):
         seq_length = inputs_embeds.shape[1]
         embeddings = inputs_embeds
         if self.position_embeddings is not None:
-            if seq_length > self.max_position_embeddings:
-                raise ValueError(
-                    f"sequence length {seq_length} exceeds max_position_embeddings ({self.max_position_embeddings}), "
-                    f"the size of the absolute position table (position_biased_input is on)"
-                )
             if position_ids is None:
                 position_ids = torch.arange(seq_length, device=inputs_embeds.device)[None, :]  # [1, s]
             embeddings = embeddings + self.position_embeddings(position_ids)

@@ -87,7 +87,9 @@ class DebertaEncoder(nn.Module):
     def get_rel_pos(self, hidden_states: torch.Tensor) -> Optional[RelativePositions]:
         if not self.relative_attention:
             return None
-        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, hidden_states.device)
+        # Torch only: eager calls share one set of attention buffers across the layers (see scratch()).
+        eager = not (torch.compiler.is_compiling() or torch.jit.is_tracing())
+        return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, {} if eager else None)
 
     def forward(
         self,

@@ -15,48 +15,52 @@ from deberta_core.outputs import IGNORE_INDEX, pack_head_outputs
 from .activations import get_activation
 from .embeddings import DebertaLayerNorm
 from .modeling import DebertaModel, DebertaPreTrainedModel
-from .utils import cross_entropy, mse_loss
+from .utils import cross_entropy, mse_loss, validate_labels
 
 
 # ---------------------------------------------------------------------------------------------- losses
+# Each loss checks its labels first (deberta_core.validation: what each head accepts, and why), and is the mean
+# over the labels that are not ignored: 0, with zero gradient, when a batch has none (utils.cross_entropy).
 def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the vocabulary at every position whose label is not IGNORE_INDEX."""
-    return cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+    """Cross-entropy over the vocabulary at every position whose label is not IGNORE_INDEX; labels [b, s] in
+    [0, vocab_size) or IGNORE_INDEX."""
+    _, checked = validate_labels("masked_lm", logits, labels=labels)
+    return cross_entropy(logits.reshape(-1, logits.shape[-1]), checked["labels"].reshape(-1))
 
 
 def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: DebertaConfig) -> torch.Tensor:
-    """The reference's loss for each problem_type (and its problem_type=None rules)."""
-    num_labels = config.num_labels
-    problem_type = config.problem_type
-    if problem_type is None:
-        if num_labels == 1:
+    """The reference's loss for each problem_type, and its problem_type=None rules; the labels each accepts (and
+    the soft targets of problem_type=None) are deberta_core.validation's."""
+    problem, checked = validate_labels("sequence_classification", logits, config.problem_type, labels=labels)
+    labels = checked["labels"]
+    if problem == "regression":
+        if config.num_labels == 1:
             return mse_loss(logits.reshape(-1), labels.reshape(-1))
-        if labels.dim() == 1 or labels.shape[-1] == 1:
-            # Rows with a negative label are dropped (the reference's labels >= 0 filter); none left -> 0.
-            labels = labels.reshape(-1).long()
-            valid = labels >= 0
-            loss = cross_entropy(logits, labels.masked_fill(~valid, IGNORE_INDEX), ignore_index=IGNORE_INDEX)
-            return torch.where(valid.any(), loss, torch.zeros_like(loss))
-        # Soft targets: a distribution over the labels per example.
-        return -(F.log_softmax(logits.float(), dim=-1) * labels).sum(-1).mean()
-    if problem_type == "regression":
-        if num_labels == 1:
-            return mse_loss(logits.squeeze(), labels.squeeze())
         return mse_loss(logits, labels)
-    if problem_type == "single_label_classification":
-        return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1).long(), ignore_index=IGNORE_INDEX)
-    return F.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
+    if problem == "single_label_classification":
+        # A negative label is ignored (with problem_type unset, the reference's labels >= 0 filter).
+        labels = labels.reshape(-1).long()
+        return cross_entropy(logits, labels.masked_fill(labels < 0, IGNORE_INDEX))
+    if problem == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
+    # Soft targets: a distribution over the labels per example.
+    return -(F.log_softmax(logits.float(), dim=-1) * labels.to(torch.float32)).sum(-1).mean()
 
 
 def token_classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
-    """Cross-entropy per token, over the positions whose label is not IGNORE_INDEX."""
-    return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
+    """Cross-entropy per token, over the positions whose label is not IGNORE_INDEX; labels [b, s] in
+    [0, num_labels) or IGNORE_INDEX."""
+    _, checked = validate_labels("token_classification", logits, labels=labels)
+    return cross_entropy(logits.reshape(-1, num_labels), checked["labels"].reshape(-1))
 
 
 def question_answering_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, start_positions: torch.Tensor,
                             end_positions: torch.Tensor) -> torch.Tensor:
-    """Mean of the start and end cross-entropies; positions outside the sequence are clamped to s and ignored
-    (as the reference)."""
+    """Mean of the start and end cross-entropies. Positions are integers >= 0, [b] or [b, 1]; one at or beyond
+    the sequence length s is clamped to s and ignored (as the reference)."""
+    _, checked = validate_labels("question_answering", start_logits, start_positions=start_positions,
+                                 end_positions=end_positions)
+    start_positions, end_positions = checked["start_positions"], checked["end_positions"]
     ignored_index = start_logits.shape[1]
     start_positions = start_positions.reshape(-1).clamp(0, ignored_index)
     end_positions = end_positions.reshape(-1).clamp(0, ignored_index)

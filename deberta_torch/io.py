@@ -8,6 +8,7 @@ The same functions, in the same order, as deberta_tf/io.py: ``read_weights`` -> 
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -20,6 +21,8 @@ from deberta_core.files import (
     SAFE_WEIGHTS_NAME, TF2_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write, shard_files,
 )
 from deberta_core.weight_plan import LoadReport, check_model_names, plan_load
+
+logger = logging.getLogger("deberta_torch")
 
 # The weight formats read by default and with from_tf=True, in the order the loader prefers them.
 OWN_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
@@ -97,15 +100,15 @@ def open_reader(fmt: str, path: str) -> TensorReader:
 def read_weights(files: CheckpointFiles, from_tf: bool = False) -> Tuple[Dict[str, Any], str]:
     """The weights of a checkpoint folder (name -> tensor) and the family of their names ("torch" or "keras"):
     its torch weights (safetensors preferred, then pytorch_model.bin), or with ``from_tf`` its tf_model.h5."""
-    for fmt in OTHER_FORMATS if from_tf else OWN_FORMATS:
-        if fmt in files.weights:
-            try:
-                with open_reader(fmt, files.weights[fmt]) as reader:
-                    if isinstance(reader, TorchPickleReader):
-                        return {name: reader.tensor(name) for name in reader.names()}, reader.family
-                    return {name: torch.from_numpy(reader.read(name)) for name in reader.names()}, reader.family
-            except CheckpointError as err:
-                raise CheckpointLoadError(str(err)) from None
+    fmt = files.pick(OTHER_FORMATS if from_tf else OWN_FORMATS, logger)
+    if fmt is not None:
+        try:
+            with open_reader(fmt, files.weights[fmt]) as reader:
+                if isinstance(reader, TorchPickleReader):
+                    return {name: reader.tensor(name) for name in reader.names()}, reader.family
+                return {name: torch.from_numpy(reader.read(name)) for name in reader.names()}, reader.family
+        except CheckpointError as err:
+            raise CheckpointLoadError(str(err)) from None
     if from_tf:
         raise FileNotFoundError(f"from_tf=True but {files.folder!r} has no tf_model.h5")
     others = [fmt for fmt in files.weights if fmt in OTHER_FORMATS]

@@ -11,13 +11,14 @@ from torch import nn
 
 from deberta_core import DebertaConfig
 from deberta_core.config import resolve_pretrained
+from deberta_core.files import Staging, weight_file_names
 from deberta_core.weight_plan import config_for_weights
 
 from . import io
 from .attention import DisentangledSelfAttention
 from .embeddings import DebertaEmbeddings, DebertaLayerNorm
 from .encoder import DebertaEncoder
-from .utils import register_model_output_pytree
+from .utils import register_model_output_pytree, validate_inputs
 
 logger = logging.getLogger("deberta_torch")
 
@@ -207,7 +208,8 @@ class DebertaPreTrainedModel(nn.Module):
         (``num_labels=3``, ``problem_type=...``). Missing, unexpected and mis-shaped weights of the encoder are
         reported together in one CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
         """
-        files, config = resolve_pretrained(pretrained_model_name_or_path, config, **kwargs)
+        files, config = resolve_pretrained(pretrained_model_name_or_path, config, caller=cls.from_pretrained,
+                                           **kwargs)
         weights, family = io.read_weights(files, from_tf=from_tf)
         config = config_for_weights(config, cls.__name__, list(weights), logger)
         model = cls(config)
@@ -229,6 +231,10 @@ class DebertaPreTrainedModel(nn.Module):
     ) -> None:
         """Write config.json and model.safetensors (or pytorch_model.bin), loadable by the reference too.
 
+        All or nothing: both files are written to a staging folder and moved in only when complete, so an
+        error or interrupt leaves ``save_directory`` as it was; the torch weight files of the other format (or
+        an old shard index and its shards) are removed, so the folder cannot load old weights with the new config.
+
         Args:
             save_directory: the folder (created if missing).
             safe_serialization: safetensors (default) or a torch pickle.
@@ -249,8 +255,10 @@ class DebertaPreTrainedModel(nn.Module):
         if not is_main_process:
             return
         config = self.config.copy(architectures=[type(self).__name__])  # the reference writes torch class names
-        config.save_pretrained(save_directory)
-        io.save_weights(self, save_directory, safe_serialization=safe_serialization, state_dict=state_dict)
+        with Staging(save_directory, parents=True) as staging:  # all or nothing: config and weights together
+            config.save_pretrained(staging.folder)
+            io.save_weights(self, staging.folder, safe_serialization=safe_serialization, state_dict=state_dict)
+            staging.commit(replaces=weight_file_names(save_directory, io.OWN_FORMATS))
 
 
 class DebertaModel(DebertaPreTrainedModel):
@@ -280,20 +288,10 @@ class DebertaModel(DebertaPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("pass either input_ids or inputs_embeds, not both")
-        if input_ids is not None:
-            if input_ids.dim() != 2:
-                raise ValueError(f"input_ids must be [batch, sequence], got shape {tuple(input_ids.shape)}")
-            input_shape = input_ids.shape
-            device = input_ids.device
-        elif inputs_embeds is not None:
-            if inputs_embeds.dim() != 3:
-                raise ValueError(f"inputs_embeds must be [batch, sequence, embedding], got shape {tuple(inputs_embeds.shape)}")
-            input_shape = inputs_embeds.shape[:2]
-            device = inputs_embeds.device
-        else:
-            raise ValueError("pass input_ids or inputs_embeds")
+        input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = validate_inputs(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
+        input_shape = (input_ids if input_ids is not None else inputs_embeds).shape[:2]
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
             attention_mask = torch.ones(input_shape, dtype=torch.long, device=device)
 

@@ -28,6 +28,7 @@ import numpy as np
 from deberta_core.console import quiet_startup
 
 from . import common
+from .tasks import seqcls
 
 # Predictions of the two frameworks agree exactly unless two logits tie within float32 round-off.
 MAX_DISAGREEING_PREDICTIONS = 0
@@ -54,14 +55,15 @@ def _parity_from_report(text: str) -> float:
 
 
 def _test_batches(folder: str, args) -> tuple:
-    tokenizer = common.load_tokenizer(argparse.Namespace(tokenizer=folder, model=folder))
-    id2label, label2id = common.label_maps(common.DEFAULT_TRAIN, "label")
-    data_args = argparse.Namespace(text_column="text", text_pair_column="text_pair", label_column="label",
-                                   max_length=args.max_length)
-    test = common.load_split(common.DEFAULT_TEST, tokenizer, label2id, data_args, None)
-    batches = [common.pad_batch(test.input_ids[i:i + 64], test.token_type_ids[i:i + 64], tokenizer.pad_token_id)
-               for i in range(0, len(test), 64)]
-    return batches, test.labels
+    """The test set, tokenised once: batches of model inputs and the labels (the seqcls task's data code)."""
+    task_args = common.parse_args(seqcls, ["--model", folder, "--eval-only", "--max-length", str(args.max_length)],
+                                  "torch")
+    task = seqcls.build_task(task_args, common.load_tokenizer(task_args))
+    batches = []
+    for i in range(0, len(task.eval), 64):
+        batch = task.collate(task.eval[i:i + 64])
+        batches.append({k: batch[k] for k in common.MODEL_INPUTS})
+    return batches, np.asarray([row["labels"] for row in task.eval])
 
 
 def torch_predictions(folder: str, batches) -> np.ndarray:

@@ -125,6 +125,63 @@ def split_npz(data) -> tuple:
     return ({k: data[k] for k in INPUT_NAMES if k in data}, {k: data[k] for k in LABEL_NAMES if k in data})
 
 
+# ---------------------------------------------------------------------------------------------------- interrupted writes
+def folder_bytes(folder: pathlib.Path) -> Dict[str, object]:
+    """Every entry of ``folder`` (hidden ones too) -> its bytes ("folder" for a folder), to prove a failed write
+    changed nothing."""
+    return {p.name: p.read_bytes() if p.is_file() else "folder" for p in sorted(folder.iterdir())}
+
+
+def fail_after_first_write(monkeypatch, writer_class, error: BaseException) -> List[str]:
+    """Make ``writer_class.write`` write one tensor, then raise ``error`` (a full disk, Ctrl-C) on the next call;
+    returns the list of names written (to prove the failure came mid-write)."""
+    real_write, written = writer_class.write, []
+
+    def write_one_then_fail(self, name, array):
+        if written:
+            raise error
+        written.append(name)
+        real_write(self, name, array)
+
+    monkeypatch.setattr(writer_class, "write", write_one_then_fail)
+    return written
+
+
+_PAUSE_AFTER = """
+import functools, sys, time
+def pause_after(owner, name):
+    real = getattr(owner, name)
+    @functools.wraps(real)
+    def write_then_pause(*args, **kwargs):
+        result = real(*args, **kwargs)
+        print("writing", flush=True)
+        time.sleep(120)
+        return result
+    setattr(owner, name, write_then_pause)
+"""
+
+
+def kill_mid_write(body: str) -> None:
+    """Run ``body`` in a fresh Python process (tests/ importable, ``pause_after(owner, "method")`` defined: the
+    method does its work, then the process waits) and SIGKILL it as soon as the first patched write is done."""
+    import signal
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSE_AFTER + body], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "writing", "the script ended before its first write"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 # ---------------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def hf_fixtures() -> pathlib.Path:

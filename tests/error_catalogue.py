@@ -23,6 +23,7 @@ AREAS = {  # tests/<folder> -> section title, in this order
     "core": "Configuration, tokenizer and checkpoint files (deberta_core)",
     "torch": "PyTorch models (deberta_torch)",
     "tf": "Keras models (deberta_tf)",
+    "twins": "Model inputs and labels, both twins (deberta_torch and deberta_tf)",
     "conversion": "Conversion and the deberta-convert CLI",
     "e2e": "Training scripts and examples",
     "": "Other",
@@ -55,6 +56,22 @@ def collect_rows() -> List[Dict[str, str]]:
             return json.load(handle)
 
 
+# A rule both twins enforce is one row per twin, its description ending in " (torch)" / " (Keras)".
+TWIN_SUFFIXES = (" (torch)", " (Keras)")
+
+
+def distinct_inputs(rows: List[Dict[str, str]]) -> List[str]:
+    """The distinct bad inputs: each row's description without its twin suffix."""
+    out = set()
+    for row in rows:
+        description = row["description"]
+        for suffix in TWIN_SUFFIXES:
+            if description.endswith(suffix):
+                description = description[: -len(suffix)]
+        out.add(description)
+    return sorted(out)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -65,7 +82,8 @@ def render(rows: List[Dict[str, str]]) -> str:
         parts = row["test"].split("/")
         area = parts[1] if len(parts) > 2 and parts[1] in AREAS else ""
         by_area[area].append(row)
-    lines = [HEADER, f"{len(rows)} bad inputs in all.", ""]
+    lines = [HEADER, f"{len(distinct_inputs(rows))} distinct bad inputs in {len(rows)} rows (a rule both twins "
+                     f"enforce has a row per twin).", ""]
     for area, title in AREAS.items():
         if not by_area[area]:
             continue

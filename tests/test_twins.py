@@ -74,6 +74,16 @@ _KERAS_MODEL_HOOKS = tuple("DebertaPreTrainedModel." + name for name in (
 ONE_SIDED: List[OneSided] = [
     OneSided("activations.py", "keras", ("gelu", "mish"),
              "torch.nn.functional has both; TensorFlow's gelu needs approximate=False spelled out and has no mish"),
+    OneSided("attention.py", "torch", ("WIDE_BYTES", "scratch", "RelativeTerm"),
+             "eager torch inference shares its large [b, h, s, *] intermediates across layers through out= buffers "
+             "(glibc hands blocks this large back to the OS, so fresh ones page-fault in every layer) and runs the "
+             "relative term as one autograd op on them; TensorFlow allocates from its own pool, XLA plans buffers"),
+    OneSided("attention.py", "torch", ("DisentangledSelfAttention.__init__.self._relative_tables",
+                                       "DisentangledSelfAttention.relative_weights", "DisentangledSelfAttention.train",
+                                       "DisentangledSelfAttention._apply"),
+             "torch keeps the projected relative tables across eval calls, keyed by the weights' storage and version "
+             "counters and dropped by train()/eval()/.to(); Keras variables have no version counter, and a traced "
+             "function must read the variables it is given on each call"),
     OneSided("embeddings.py", "keras", ("DebertaEmbeddings.supports_masking", "DebertaEmbeddings.compute_mask"),
              "Keras would take the `mask` argument for a Keras mask and propagate it"),
     OneSided("encoder.py", "torch", ("DebertaOutput.__init__",),
@@ -114,19 +124,71 @@ ONE_SIDED: List[OneSided] = [
              "no torch counterpart"),
 ]
 ALLOWED: List[Allowed] = [
-    # ---- attention.py: the relative-position and kernel code that the perf work (issue 10) rewrites; revisit
-    # this block after it is merged (two are wording differences of comments, to align then).
+    # ---- attention.py: the fast paths (issue 10). Both twins compute c2p / p2c the same gather-free way (one
+    # product against the projected table, then a relative shift over it widened for clamping, see
+    # deberta_core.relative_position); torch adds eager-only buffer reuse, kept tables and the fused kernel.
     Allowed("attention.py",
-            ("rel_index =", "# [s, s]", "rows =", "# [s, 1]", "cols =", "# [1, s]",
-             "def build_relative_positions(seq_len, max_relative_positions, device)"),
-            ("# scalar int32 (Keras passes only tensors between layers)", "c2p_index =", "# [s * s]", "p2c_index =",
-             "# [s * s]", "def build_relative_positions(seq_len, max_relative_positions)"),
-            "relative-position gathers: torch indexes [b, h, s, 2a] with [s, s] / [s, 1] / [1, s] index tensors (keeps "
-            "torch.export's sequence dimension dynamic), Keras gathers a flattened [.., s * 2a] axis (XLA friendly)"),
-    Allowed("attention.py", (), ("c2p_index =", "# row i of [s, 2a]", "p2c_index =", "# row j of [s, 2a]"),
-            "the flattened Keras gather indices (see above)"),
-    Allowed("attention.py", (), ("c2p_att =", "# [b, h, s * s]"), "the flattened Keras c2p gather (see above)"),
-    Allowed("attention.py", (), ("# [b, h, s * s]", "p2c_att ="), "the flattened Keras p2c gather (see above)"),
+            ("workspace =", "def build_relative_positions(seq_len, max_relative_positions, workspace)",
+             "# A branch rather than min(): under torch.export a symbolic min() leaves guards (s - min(span, s) == 0) "
+             "that", "# the solver cannot discharge, where the comparison resolves from the sequence dimension's range."),
+            ("# scalar int32 (Keras passes only tensors between layers)",
+             "def build_relative_positions(seq_len, max_relative_positions)"),
+            "torch carries the eager buffer workspace and keeps the span a Python int (torch.export needs the branch); "
+            "Keras passes only tensors between layers, so the span is a scalar tensor"),
+    Allowed("attention.py", ("def extend_span(table, seq_len, out)",), ("def extend_span(table, seq_len)", "shape ="),
+            "torch widens into a reused out= buffer; TensorFlow reads static-or-dynamic dimensions (shape_list) where "
+            "torch's .shape is always concrete or symbolic"),
+    Allowed("attention.py", (), ("shape =",), "(shape_list, as above, in relative_shift)"),
+    Allowed("attention.py", ("def relative_term(rows, table, batch, offset, workspace, name)", "if", "return"),
+            ("def relative_term(rows, table, offset)",),
+            "torch: eager calls run the term as one autograd op on the workspace buffers (RelativeTerm), and the rows "
+            "are [g, b*s, d] per-head GEMM operands, so the batch is passed; Keras' batched matmul takes [b, h, s, d]"),
+    Allowed("attention.py", ("# [g, b, s, 2a]",), ("# [b, h, s, 2a]",),
+            "torch's products are head-major (one GEMM per head over all b * s rows); Keras' are batch-major"),
+    Allowed("attention.py", ("# [g, b, s, s]",), ("# [b, h, s, s]",), "(head-major / batch-major, as above)"),
+    Allowed("attention.py", ("# in place: the sum is fresh and neither op saves it for backward",), (),
+            "torch divides in place (TensorFlow tensors are immutable)"),
+    Allowed("attention.py",
+            ("# Fused kernel with the disentangled bias as an additive mask. Fully masked query rows come out of",
+             "# the softmax uniform; zeroing their context gives exactly what the eager path computes. Eager",
+             "# calls skip both passes when nothing is masked (a traced graph keeps the one general path).", "else",
+             "masked =", "if", "bias =", "bias =", "else", "bias =", "# [b, h, s, s], fresh (disentangled_att_bias)",
+             "if", "bias =", "context_layer =", "# [b, h, s, d]", "attention_probs =", "if", "context_layer =",
+             "# An explicit contiguous copy: the fused kernel may hand back [b, s, h, d] memory, and exporters that",
+             "# decompose it must not be left with a view recorded against the other layout."),
+            (), "torch's fused-kernel path (scaled_dot_product_attention; TensorFlow has none, see above), which "
+            "eager calls run without the mask passes when nothing is masked"),
+    Allowed("attention.py", ("(batch, heads, seq_len, _) =", "(att_span, workspace) ="),
+            ("seq_len =", "att_span =", "# a Python int when the length is static", "att_span ="),
+            "torch's span is a Python int and the workspace comes with it; Keras' span is a tensor, static when the "
+            "length is"),
+    Allowed("attention.py",
+            ("queries =", "# [h, b*s, d], a view of the projection's layout", "keys =",
+             "# The summed score is what the fused kernel keeps for backward: a shared buffer only with autograd off.",
+             "score =", "# [h, b, s, s]", "group =", "if",
+             "# Torch only: clamped terms read products widened to [h, b, s, 2s]; eager inference widens a few heads",
+             "# at a time (reusing the buffers for the next heads and layers), so they stay within WIDE_BYTES.",
+             "group =", "while", "# equal groups: the buffers keep their shape", "group =", "for start", "rows ="),
+            (),
+            "torch: per-head GEMM operands as views of the projection's layout, the score in a shared buffer in "
+            "eager inference, and clamped terms a few heads at a time so the widened products stay bounded (torch "
+            "materialises them; XLA fuses the widening into the slices)"),
+    Allowed("attention.py",
+            ("# [g, b, s, s]: query i, key j", "if", "score_rows =", "else", "term =", "score_rows ="),
+            ("# [b, h, s, s]: query i, key j",),
+            "torch writes the sum (or the one term) into the group's rows of the score buffer"),
+    Allowed("attention.py", (), ("else", "score ="), "(Keras: the sum, or the one term, is the score)"),
+    Allowed("attention.py", ("# [b, h, s, s], fresh (the terms are views of reused buffers)",), ("# [b, h, s, s]",),
+            "torch's terms are views of reused buffers, so it says the score is fresh"),
+    Allowed("attention.py", ("weights =", "if"), (),
+            "torch projects afresh only when a gradient can reach the tables or something traces the model; "
+            "otherwise it keeps them (ONE_SIDED above)"),
+    Allowed("attention.py",
+            ("return", "key =", "if", "self._relative_tables =", "# free the stale tables before projecting the new ones",
+             "with", "# ordinary tensors, usable outside inference mode", "tables =",
+             "# The aliases keep the weights' storage alive, so no new weight can reuse an address in the key.",
+             "self._relative_tables =", "start =", "# the reversed table's window is the same slice"),
+            (), "(the kept tables, keyed by the weights: torch only, see ONE_SIDED above)"),
     Allowed("attention.py", ("self.q_bias =", "self.v_bias ="), (),
             "torch creates q_bias / v_bias in __init__, Keras in build() (after the sublayers)"),
     Allowed("attention.py", (), ("self.q_bias =", "self.v_bias ="), "(the other half of the entry above)"),
@@ -135,20 +197,11 @@ ALLOWED: List[Allowed] = [
     Allowed("attention.py",
             ("# Biases follow the projection's dtype (under autocast they would otherwise promote q and v to fp32).",),
             (), "torch autocast only (Keras casts through the dtype policy)"),
-    Allowed("attention.py", ("# [h, 1, d]",), ("# [h, 1, d] broadcast",), "comment wording, to align"),
     Allowed("attention.py",
             ("if", "# Exact eager path: masked keys get probability 0, fully masked query rows all-zero attention."),
             ("# One exact path (no fused kernel in TF): masked keys get probability 0, fully masked query rows",
              "# all-zero attention. Scores and softmax in float32 whatever the compute dtype."),
             "torch has a fused kernel (scaled_dot_product_attention) next to the exact path; TensorFlow has none"),
-    Allowed("attention.py",
-            ("# Fused kernel with the disentangled bias as an additive mask. Fully masked query rows come out of",
-             "# the softmax uniform; zeroing their context gives exactly what the eager path computes.", "else",
-             "bias =", "bias =", "bias =", "# [b, h|1, s, s]", "context_layer =", "# [b, h, s, d]",
-             "attention_probs =", "context_layer =",
-             "# An explicit contiguous copy: the fused kernel may hand back [b, s, h, d] memory, and exporters that",
-             "# decompose it must not be left with a view recorded against the other layout."),
-            (), "torch's fused-kernel path (see above)"),
     Allowed("attention.py", ("def __init__(config, input_size)",), ("def __init__(config)",),
             "nn.Linear needs its input width (DebertaOutput reuses the block); a Keras Dense infers it"),
     Allowed("attention.py", (),
@@ -158,10 +211,6 @@ ALLOWED: List[Allowed] = [
     # ---- embeddings.py
     Allowed("embeddings.py", (), ("hidden_states =", "(mean, variance) =", "normed ="),
             "DebertaLayerNorm: torch calls F.layer_norm on float32 inputs; Keras has no functional layer norm"),
-    Allowed("embeddings.py", (), ("self.vocab_size =",),
-            "Keras checks ids itself (below) and resizes the table in place; torch's nn.Embedding does both"),
-    Allowed("embeddings.py", (), ("call check_token_ids",),
-            "tf.gather returns zeros for out-of-range ids on GPU, silently; torch raises"),
     # ---- encoder.py
     Allowed("encoder.py", (),
             ("# torch's ``self.output`` (see DebertaAttention.output); the reference TF twin's attribute name.",),
@@ -175,6 +224,9 @@ ALLOWED: List[Allowed] = [
             ("if", "# The reference's name: a variable of the encoder, not an Embedding layer.", "self.rel_embeddings ="),
             "torch: torch.utils.checkpoint's options (use_reentrant, ...) and host offload on accelerators, which "
             "Keras' recompute_grad has no counterpart for; Keras: build() creates rel_embeddings (previous entry)"),
+    Allowed("encoder.py",
+            ("# Torch only: eager calls share one set of attention buffers across the layers (see scratch()).",
+             "eager ="), (), "the eager buffer workspace (attention.scratch, ONE_SIDED above)"),
     # ---- heads.py
     Allowed("heads.py", (), ("self.vocab_size =",),
             "the MLM bias: an nn.Parameter sized in __init__ in torch, a Keras weight sized in build()"),
@@ -210,8 +262,6 @@ ALLOWED: List[Allowed] = [
             ("new =", "call self._init_weights", "keep =", "with", "new.weight[:keep] =",
              "call self.set_input_embeddings"),
             ("call embeddings.resize",), "... Keras resizes the table in place (utils.Embedding.resize)"),
-    Allowed("modeling.py", (), ("self.get_base_model().embeddings.vocab_size =",),
-            "Keras' embeddings check ids against their vocabulary size"),
     Allowed("modeling.py", ("model =", "call model.eval", "if"), (),
             "from_pretrained: torch_dtype casts after loading and torch returns eval mode (Keras: dtype policy at "
             "construction, training= per call)"),

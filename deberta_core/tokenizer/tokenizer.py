@@ -235,7 +235,6 @@ class DebertaTokenizer:
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise FileExistsError(f"save_pretrained needs a folder, got the file {save_directory!r}")
-        os.makedirs(save_directory, exist_ok=True)
         prefix = f"{filename_prefix}-" if filename_prefix else ""
 
         added = self._backend(self.add_prefix_space).tokenizer.get_added_tokens_decoder()
@@ -269,7 +268,7 @@ class DebertaTokenizer:
             special_map[name] = {"content": token, "lstrip": is_mask, "normalized": is_mask, "rstrip": False,
                                  "single_word": False}
         names = []
-        with Staging(save_directory) as staging:  # every file or none: staged, then moved in
+        with Staging(save_directory, parents=True) as staging:  # every file or none: staged, then moved in
             for name, data in ((TOKENIZER_CONFIG_NAME, config), (SPECIAL_TOKENS_MAP_NAME, special_map)):
                 names.append(prefix + name)
                 with open(staging.path(names[-1]), "w", encoding="utf-8") as handle:

@@ -45,3 +45,21 @@ def tree(folder: pathlib.Path) -> Dict[str, bytes]:
 def leftovers(parent: pathlib.Path) -> List[str]:
     """Staging folders/files left behind anywhere under ``parent``."""
     return [str(p) for p in parent.rglob("*") if ".deberta-convert-" in p.name or p.name.endswith(".tmp")]
+
+
+class CLIExit(Exception):
+    """deberta-convert exited with a non-zero code; the message is ``exit N: <what it printed on stderr>``."""
+
+
+def raise_for_exit(proc) -> None:
+    """Turn a finished deberta-convert run into CLIExit when it failed, so that a CLI error is a ``bad_input``
+    test like any other (the catalogue then shows the exit code and the message). A failure must be one message
+    of ours on stderr, never a traceback."""
+    if proc.returncode == 0:
+        return
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    ours = [i for i, line in enumerate(lines) if line.startswith("deberta-convert: ")]
+    # above our message: argparse's usage lines, or TensorFlow's C++ start-up lines (which no setting silences)
+    assert ours, proc.stderr
+    raise CLIExit(f"exit {proc.returncode}: " + "\n".join(lines[ours[0]:]))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import PT_BIN, PT_V5, TF_457
-from conversion_helpers import assert_same_arrays, copy_fixture, leftovers, tree
+from conversion_helpers import CLIExit, assert_same_arrays, copy_fixture, leftovers, raise_for_exit, tree
 from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, write_safetensors
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
@@ -83,40 +83,56 @@ def test_check_of_a_perturbed_checkpoint_fails_and_names_the_output(tmp_path):
     assert ok.returncode == 0 and json.loads(ok.stdout)["passed"] is True
 
 
-def test_truncated_safetensors(tmp_path):
+@pytest.mark.bad_input("deberta-convert of a truncated model.safetensors", CLIExit,
+                       "is not a readable safetensors file (truncated or corrupt?)")
+def test_truncated_safetensors(tmp_path, expect_bad_input):
     folder = copy_fixture(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "ckpt")
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(data[:-64])
     proc = cli(folder, tmp_path / "out", "--to", "tf")
+    with expect_bad_input():
+        raise_for_exit(proc)
     assert_bad_input(proc, str(folder / "model.safetensors"), "truncated")
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
-def test_corrupt_h5(tmp_path):
+@pytest.mark.bad_input("deberta-convert of a tf_model.h5 cut to a third", CLIExit,
+                       "is not a readable HDF5 file (truncated or corrupt?)")
+def test_corrupt_h5(tmp_path, expect_bad_input):
     folder = copy_fixture(TF_457 / "p1_rel_c2p_p2c__model", tmp_path / "ckpt")
     data = (folder / "tf_model.h5").read_bytes()
     (folder / "tf_model.h5").write_bytes(data[: len(data) // 3])
     proc = cli(folder, tmp_path / "out", "--to", "torch")
+    with expect_bad_input():
+        raise_for_exit(proc)
     assert_bad_input(proc, str(folder / "tf_model.h5"))
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
-def test_config_that_does_not_match_the_weights(tmp_path):
+@pytest.mark.bad_input("deberta-convert of a folder whose config.json does not fit its weights", CLIExit,
+                       "with the wrong shape")
+def test_config_that_does_not_match_the_weights(tmp_path, expect_bad_input):
     folder = copy_fixture(PT_V5 / "p2_rel_p2c_clamp16__qa", tmp_path / "ckpt")
     config = json.loads((folder / "config.json").read_text())
     config["hidden_size"], config["num_attention_heads"] = 48, 4
     (folder / "config.json").write_text(json.dumps(config))
     proc = cli(folder, tmp_path / "out", "--to", "tf")
+    with expect_bad_input():
+        raise_for_exit(proc)
     assert_bad_input(proc, "with the wrong shape", "expected (", "model.safetensors", "config.json")
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
-def test_existing_output_without_force(tmp_path):
+@pytest.mark.bad_input("deberta-convert into a folder that already holds the output, without --force", CLIExit,
+                       "pass --force (force=True) to replace them")
+def test_existing_output_without_force(tmp_path, expect_bad_input):
     out = tmp_path / "out"
     first = cli(PT_V5 / "p1_rel_c2p_p2c__tokcls", out, "--to", "tf", "--no-check")
     assert first.returncode == 0 and "parity not checked" in first.stdout
     before = tree(out)
     again = cli(PT_V5 / "p1_rel_c2p_p2c__tokcls", out, "--to", "tf", "--no-check")
+    with expect_bad_input():
+        raise_for_exit(again)
     assert_bad_input(again, "tf_model.h5", "--force")
     assert tree(out) == before and not leftovers(tmp_path)
     forced = cli(PT_V5 / "p1_rel_c2p_p2c__tokcls", out, "--to", "tf", "--no-check", "--force")
@@ -124,22 +140,101 @@ def test_existing_output_without_force(tmp_path):
     assert_same_arrays(read_tf_h5(out / "tf_model.h5"), read_tf_h5(TF_457 / "p1_rel_c2p_p2c__tokcls" / "tf_model.h5"))
 
 
-def test_pickle_that_is_not_a_state_dict(tmp_path):
+@pytest.mark.bad_input("deberta-convert of a pytorch_model.bin that pickles objects, not a state dict", CLIExit,
+                       "weights_only=True")
+def test_pickle_that_is_not_a_state_dict(tmp_path, expect_bad_input):
     folder = copy_fixture(PT_BIN / "p1_rel_c2p_p2c__seqcls", tmp_path / "ckpt", keep=("config.json",))
     code = ("import collections, torch, sys; "
             "torch.save({'optimizer': collections.Counter(a=1), 'model': torch.nn.Linear(2, 2)}, sys.argv[1])")
     subprocess.run([sys.executable, "-c", code, str(folder / "pytorch_model.bin")], check=True, env=ENV)
     proc = cli(folder, tmp_path / "out", "--to", "tf")
+    with expect_bad_input():
+        raise_for_exit(proc)
     assert_bad_input(proc, str(folder / "pytorch_model.bin"), "weights_only=True")
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
-def test_missing_task_and_unknown_target(tmp_path):
+@pytest.mark.bad_input("deberta-convert of a config.json without 'architectures' and no --task", CLIExit,
+                       "has no 'architectures' entry, so the model head is unknown; pass --task")
+def test_missing_task_and_unknown_target(tmp_path, expect_bad_input):
     folder = copy_fixture(PT_V5 / "p1_rel_c2p_p2c__qa", tmp_path / "ckpt")
     config = json.loads((folder / "config.json").read_text())
     del config["architectures"]
     (folder / "config.json").write_text(json.dumps(config))
-    assert_bad_input(cli(folder, tmp_path / "out", "--to", "tf"), "config.json", "--task")
+    proc = cli(folder, tmp_path / "out", "--to", "tf")
+    with expect_bad_input():
+        raise_for_exit(proc)
+    assert_bad_input(proc, "config.json", "--task")
     assert_bad_input(cli(folder, tmp_path / "out", "--to", "onnx"), "onnx")
     proc = cli("inspect", folder)
     assert proc.returncode == 0 and "unknown" in proc.stdout and "parameters:" in proc.stdout
+
+
+BAD_FLAGS = [  # (arguments after SRC DST, what the message must say)
+    (("--to", "tf", "--atol", "-1"), "argument --atol: expected a finite number >= 0, got '-1'"),
+    (("--to", "tf", "--atol", "nan"), "argument --atol: expected a finite number >= 0, got 'nan'"),
+    (("--to", "tf", "--grad-atol", "inf"), "argument --grad-atol: expected a finite number >= 0, got 'inf'"),
+    (("--to", "tf", "--seq-len", "0"), "argument --seq-len: expected a positive integer, got 0"),
+    (("--to", "tf", "--seq-len", "1000"), "seq_len must be an integer from 2 to the config's max_position_embeddings"),
+    (("--to", "onnx"), "unknown target format 'onnx'"),
+]
+
+
+@pytest.mark.parametrize("flags", [
+    pytest.param(flags, id=" ".join(flags[2:] or flags), marks=pytest.mark.bad_input(
+        f"deberta-convert SRC DST {' '.join(flags)}", CLIExit, f"exit 2: deberta-convert: error: {fragment}"))
+    for flags, fragment in BAD_FLAGS
+])
+def test_bad_flags_exit_2_with_one_line_naming_the_flag(tmp_path, flags, expect_bad_input):
+    proc = cli(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "out", *flags)
+    with expect_bad_input():
+        raise_for_exit(proc)
+    assert proc.returncode == 2 and "parity" not in proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("deberta-convert: error: "), proc.stderr
+    assert sum(line.startswith("deberta-convert: ") for line in lines) == 1, proc.stderr  # one line of ours
+    assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
+
+
+@pytest.mark.bad_input("deberta-convert of a shard index naming '../outside.safetensors'", CLIExit,
+                       "shards must lie next to the index")
+def test_shard_outside_the_checkpoint_folder(tmp_path, expect_bad_input):
+    source = PT_V5 / "p1_rel_c2p_p2c__model"
+    weights = read_safetensors(source / "model.safetensors")
+    names = sorted(weights)
+    folder = copy_fixture(source, tmp_path / "ckpt", keep=("config.json",))
+    write_safetensors({k: weights[k] for k in names[:3]}, folder / "model-00001-of-00002.safetensors")
+    write_safetensors({k: weights[k] for k in names[3:]}, tmp_path / "outside.safetensors")
+    weight_map = {**{k: "model-00001-of-00002.safetensors" for k in names[:3]},
+                  **{k: "../outside.safetensors" for k in names[3:]}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    proc = cli(folder, tmp_path / "out", "--to", "tf", "--no-check")
+    with expect_bad_input():
+        raise_for_exit(proc)
+    assert str(folder / "model.safetensors.index.json") in proc.stderr
+    assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
+
+
+@pytest.mark.bad_input("deberta-convert of a shard index that is not JSON", CLIExit, "is not a valid shard index")
+def test_malformed_index(tmp_path, expect_bad_input):
+    folder = copy_fixture(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "ckpt", keep=("config.json",))
+    (folder / "model.safetensors.index.json").write_text("{not json")
+    proc = cli(folder, tmp_path / "out", "--to", "tf")
+    with expect_bad_input():
+        raise_for_exit(proc)
+    assert proc.returncode == 2 and str(folder / "model.safetensors.index.json") in proc.stderr
+
+
+def test_verbose_shows_the_traceback_and_internal_errors_exit_3(tmp_path):
+    folder = copy_fixture(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "ckpt", keep=("config.json",))
+    (folder / "model.safetensors.index.json").write_text("{not json")
+    command = [sys.executable, "-m", "conversion", str(folder), str(tmp_path / "out"), "--to", "tf", "--verbose"]
+    proc = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 2 and "Traceback" in proc.stderr and "is not a valid shard index" in proc.stderr
+    code = ("import sys, conversion.cli as cli\n"
+            "def broken(args):\n    raise KeyError('oops')\n"
+            "cli.HANDLERS['inspect'] = broken\n"
+            "sys.exit(cli.main(['inspect', sys.argv[1]]))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "deberta-convert: internal error: KeyError: 'oops' (run with --verbose" in proc.stderr

@@ -14,7 +14,7 @@ import pytest
 from conversion.convert import convert
 from conversion.inspection import inspect_checkpoint
 from conversion.sources import ConversionError, make_plan, open_reader, resolve_source
-from conftest import PT_BIN, PT_V5, TF_457, fixture_names
+from conftest import PT_BIN, PT_V5, TF_457, fail_after_first_write, fixture_names, kill_mid_write
 from conversion_helpers import assert_same_arrays, copy_fixture, leftovers, tree
 from deberta_core import DebertaConfig
 from deberta_core.checkpoint_io import (
@@ -133,16 +133,20 @@ def test_output_next_to_the_source_and_force(tmp_path):
     assert_same_arrays(read_tf_h5(folder / "tf_model.h5"), read_tf_h5(TF_457 / "p2_rel_p2c_clamp16__tokcls" / "tf_model.h5"))
 
 
-def test_existing_different_config_is_a_conflict(tmp_path):
+@pytest.mark.bad_input("convert() into a folder holding a different config.json, without force", FileExistsError,
+                       "refusing to overwrite existing file(s)")
+def test_existing_different_config_is_a_conflict(tmp_path, expect_bad_input):
     out = tmp_path / "out"
     out.mkdir()
     (out / "config.json").write_text("{}")
-    with pytest.raises(FileExistsError, match="config.json"):
+    with expect_bad_input():
         convert(PT_V5 / "p1_rel_c2p_p2c__qa", out, to="tf")
     assert tree(out) == {"config.json": b"{}"} and not leftovers(tmp_path)
 
 
-def test_missing_unexpected_and_mis_shaped_are_reported_together(tmp_path):
+@pytest.mark.bad_input("convert() of weights with a missing, an unexpected and a mis-shaped tensor", WeightMapError,
+                       "1 missing, 1 unexpected, 1 with the wrong shape")
+def test_missing_unexpected_and_mis_shaped_are_reported_together(tmp_path, expect_bad_input):
     src = PT_V5 / "p1_rel_c2p_p2c__seqcls"
     folder = copy_fixture(src, tmp_path / "bad", keep=("config.json",))
     weights = read_safetensors(src / "model.safetensors")
@@ -150,10 +154,11 @@ def test_missing_unexpected_and_mis_shaped_are_reported_together(tmp_path):
     weights["deberta.encoder.layer.0.extra.weight"] = np.zeros(3, np.float32)
     weights["classifier.weight"] = np.zeros((5, 32), np.float32)
     write_safetensors(weights, folder / "model.safetensors")
+    with expect_bad_input():
+        convert(folder, tmp_path / "out", to="tf")
     with pytest.raises(WeightMapError) as info:
         convert(folder, tmp_path / "out", to="tf")
     message = str(info.value)
-    assert "1 missing, 1 unexpected, 1 with the wrong shape" in message
     for name in ("deberta.encoder.layer.1.output.dense.bias", "deberta.encoder.layer.0.extra.weight", "classifier.weight"):
         assert name in message
     assert str(folder / "model.safetensors") in message
@@ -172,8 +177,11 @@ def test_config_that_does_not_match_the_weights(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_head_mismatch_gives_a_task_hint(tmp_path):
+@pytest.mark.bad_input("convert(task='seqcls') of a bare-model checkpoint", WeightMapError, "hint: ")
+def test_head_mismatch_gives_a_task_hint(tmp_path, expect_bad_input):
     with pytest.raises(WeightMapError, match=r"hint: .*--task"):
+        convert(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "out", to="tf", task="seqcls")
+    with expect_bad_input():
         convert(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "out", to="tf", task="seqcls")
 
 
@@ -190,8 +198,12 @@ def test_config_without_architectures_needs_a_task(tmp_path):
     assert {k: v for k, v in written.items() if k != "architectures"} == config
 
 
-@pytest.mark.parametrize("damage", ["truncate_data", "truncate_header", "garbage"])
-def test_damaged_safetensors_is_refused(tmp_path, damage):
+@pytest.mark.parametrize("damage", [
+    pytest.param(d, marks=pytest.mark.bad_input(f"convert() of a damaged model.safetensors ({d.replace('_', ' ')})",
+                                                ConversionError, "is not a readable safetensors file"))
+    for d in ["truncate_data", "truncate_header", "garbage"]
+])
+def test_damaged_safetensors_is_refused(tmp_path, damage, expect_bad_input):
     folder = copy_fixture(PT_V5 / "p1_rel_c2p_p2c__model", tmp_path / "ckpt")
     path = folder / "model.safetensors"
     data = path.read_bytes()
@@ -199,16 +211,21 @@ def test_damaged_safetensors_is_refused(tmp_path, damage):
                       "garbage": b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!"}[damage])
     with pytest.raises(ConversionError, match=str(path).replace(".", r"\.")):
         convert(folder, tmp_path / "out", to="tf")
+    with expect_bad_input():
+        convert(folder, tmp_path / "out", to="tf")
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage"])
-def test_damaged_h5_is_refused(tmp_path, damage):
+@pytest.mark.parametrize("damage", [
+    pytest.param(d, marks=pytest.mark.bad_input(f"convert() of a damaged tf_model.h5 ({d})", ConversionError,
+                                                "tf_model.h5")) for d in ["truncate", "garbage"]
+])
+def test_damaged_h5_is_refused(tmp_path, damage, expect_bad_input):
     folder = copy_fixture(TF_457 / "p1_rel_c2p_p2c__model", tmp_path / "ckpt")
     path = folder / "tf_model.h5"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x89HDF\r\n" + b"x" * 100)
-    with pytest.raises(ConversionError, match="tf_model.h5"):
+    with expect_bad_input():
         convert(folder, tmp_path / "out", to="torch")
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
@@ -258,3 +275,41 @@ def test_inspect_is_framework_free():
     expected = sum(int(np.prod(v.shape)) for v in read_tf_h5(TF_457 / "p4_embproj__seqcls" / "tf_model.h5").values())
     assert info["parameters"] == expected and info["dtypes"] == {"float32": info["tensors"]}
     assert config.hidden_size == info["config"]["hidden_size"]
+
+
+@pytest.mark.parametrize("target", ["tf", "torch"])
+@pytest.mark.parametrize("interrupt", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_failed_conversion_over_an_existing_output_leaves_it_unchanged(tmp_path, monkeypatch, target, interrupt):
+    """A writer that fails after the first tensor (full disk, Ctrl-C): no half-written file, the old output kept."""
+    from deberta_core import checkpoint_io
+
+    src = PT_V5 / "p1_rel_c2p_p2c__seqcls" if target == "tf" else TF_457 / "p1_rel_c2p_p2c__seqcls"
+    out = tmp_path / "out"
+    convert(src, out, to=target)
+    before = tree(out)
+    writer = checkpoint_io.H5StreamWriter if target == "tf" else checkpoint_io.SafetensorsStreamWriter
+    calls = fail_after_first_write(monkeypatch, writer, interrupt)
+    with pytest.raises(type(interrupt)):
+        convert(src, out, to=target, force=True)
+    assert calls and tree(out) == before and not leftovers(tmp_path)
+    with pytest.raises(type(interrupt)):  # into a new folder: no folder at all
+        convert(src, tmp_path / "new", to=target)
+    assert not (tmp_path / "new").exists() and not leftovers(tmp_path)
+
+
+def test_killed_conversion_leaves_the_old_output_and_no_temporaries_after_the_next_one(tmp_path):
+    """SIGKILL of deberta-convert's process after the first tensor of the output is written."""
+    src = PT_V5 / "p1_rel_c2p_p2c__seqcls"
+    out = tmp_path / "out"
+    convert(src, out, to="tf")
+    before = tree(out)
+    kill_mid_write(
+        "from conversion.convert import convert\n"
+        "from deberta_core.checkpoint_io import H5StreamWriter\n"
+        "pause_after(H5StreamWriter, 'write')\n"
+        f"convert({str(src)!r}, {str(out)!r}, to='tf', force=True)\n"
+    )
+    assert {k: v for k, v in tree(out).items() if not k.startswith(".")} == before
+    assert leftovers(tmp_path)  # what the killed conversion left behind
+    convert(src, out, to="tf", force=True)  # the next conversion removes the dead one's staging folder
+    assert tree(out) == before and not leftovers(tmp_path)

@@ -228,3 +228,18 @@ def test_bf16_safetensors_are_widened_to_float32_exactly(tmp_path):
     assert back["w"].dtype == np.float32 and back["w"].shape == (3, 5)
     assert _bitwise_equal(back["w"], values.float().numpy())
     assert _bitwise_equal(back["b"], np.arange(4, dtype=np.int64))
+
+
+@pytest.mark.bad_input("a tf_model.h5 dataset that declares more data than the file stores (an h5 'bomb')",
+                       cio.CheckpointError, "only plain, fully written weights are read")
+def test_h5_dataset_larger_than_its_storage_is_refused_before_reading(tmp_path, expect_bad_input):
+    path = tmp_path / "tf_model.h5"
+    shutil.copyfile(HF_FIXTURES / "tf_457" / "p1_rel_c2p_p2c__model" / "tf_model.h5", path)
+    name = next(n for n in cio.read_tf_h5_layout(path)["deberta"] if n.endswith("word_embeddings/weight:0"))
+    with h5py.File(path, "r+") as handle:
+        group = handle["deberta"]
+        del group[name]
+        group.create_dataset(name, shape=(1 << 20, 1 << 14), dtype="float32", chunks=(1024, 1024))  # 64 GiB, unwritten
+    assert path.stat().st_size < 10_000_000
+    with expect_bad_input():
+        cio.H5Reader(path)

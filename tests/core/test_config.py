@@ -146,7 +146,30 @@ CONFIG_ERRORS = [
     ({"id2label": ["negative", "positive"]}, "id2label must be a dict"),
     ({"label2id": ["negative"]}, "label2id must be a dict"),
     ({"architectures": "DebertaForMaskedLM"}, "architectures must be a list of class names"),
+    ({"layer_norm_eps": True}, "layer_norm_eps must be a positive number, got True"),
+    ({"initializer_range": False}, "initializer_range must be a non-negative number, got False"),
 ]
+
+
+@pytest.mark.bad_input("config.json with a key this package does not use (a misspelt field)", "log:WARNING",
+                       "has keys this package does not use (kept, written back unchanged; a misspelt field falls "
+                       "back to its default): num_hiden_layers")
+def test_unknown_config_json_keys_are_kept_and_reported_once(tmp_path, caplog, expect_bad_input):
+    import uuid
+
+    misspelt = f"num_hiden_layers_{uuid.uuid4().hex[:8]}"  # a fresh name: each key is reported once per process
+    data = {**DebertaConfig(num_hidden_layers=3).to_dict(), misspelt: 5, "transformers_version": "4.57.6"}
+    data.pop("num_hidden_layers")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    with expect_bad_input():
+        config = DebertaConfig.from_json_file(path)
+    assert config.num_hidden_layers == 12 and getattr(config, misspelt) == 5  # kept, as the issue asks
+    assert config.to_dict()[misspelt] == 5
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        DebertaConfig.from_json_file(path)  # once per process
+    assert not [r for r in caplog.records if "does not use" in r.getMessage()]
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -203,3 +226,13 @@ def test_each_default_is_written_once_and_the_signature_shows_it():
                                                             num_attention_heads=4)
     with pytest.raises(TypeError, match="multiple values for argument 'vocab_size'"):
         DebertaConfig(1000, vocab_size=10)
+
+
+@pytest.mark.bad_input("DebertaConfig.from_pretrained(folder, hiden_size=64): a misspelt keyword argument",
+                       TypeError, "unexpected keyword argument 'hiden_size' (did you mean 'hidden_size'?)")
+def test_misspelt_override_is_refused(tmp_path, expect_bad_input):
+    DebertaConfig(hidden_size=64, num_attention_heads=4).save_pretrained(tmp_path)
+    with expect_bad_input():
+        DebertaConfig.from_pretrained(tmp_path, hiden_size=64)
+    assert DebertaConfig.from_pretrained(tmp_path, hidden_size=128).hidden_size == 128
+    assert DebertaConfig.from_pretrained(tmp_path / "config.json", layer_norm_eps=1e-5).layer_norm_eps == 1e-5

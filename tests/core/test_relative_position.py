@@ -41,7 +41,7 @@ def test_span_and_window():
 # expand it unless q == 1, so it is no oracle there; p2c_index follows the original code.
 @pytest.mark.parametrize("q_len, max_span", list(itertools.product([1, 2, 4, 7, 12, 20, 33], [1, 2, 5, 8, 16, 64])))
 def test_disentangled_bias_matches_reference(q_len, max_span):
-    """Reference disentangled_att_bias (gather with expanded index maps) == our index maps and flat gathers."""
+    """Reference disentangled_att_bias (gather with expanded index maps) == our index maps and relative shifts."""
     k_len = q_len
     heads, head_dim, batch = 2, 3, 2
     cfg = transformers.DebertaConfig(
@@ -71,13 +71,33 @@ def test_disentangled_bias_matches_reference(q_len, max_span):
     )
     np.testing.assert_allclose(ours, expected, atol=ATOL_FP32, rtol=0)
 
-    # The flat-index formulation the backends use gives the same terms.
-    c2p_full = (query @ pos_key.transpose(-1, -2)).numpy()  # [b, h, q, 2a]
+    # The gather-free formulation the backends use (relative shift over the reversed / widened tables) agrees.
+    c2p_reversed = (query @ pos_key.flip(-2).transpose(-1, -2)).numpy()  # [b, h, q, 2a], Pk rows reversed
     p2c_full = (key @ pos_query.transpose(-1, -2)).numpy()  # [b, h, k, 2a]
-    c2p = np.take(c2p_full.reshape(batch, heads, -1), rp.c2p_flat_index(q_len, k_len, span), axis=-1)
-    p2c = np.take(p2c_full.reshape(batch, heads, -1), rp.p2c_flat_index(q_len, k_len, span), axis=-1)
-    flat = (c2p + p2c).reshape(batch, heads, q_len, k_len)
-    np.testing.assert_allclose(flat, expected, atol=ATOL_FP32, rtol=0)
+    shifted = rp.c2p_by_shift(c2p_reversed, q_len) + rp.p2c_by_shift(p2c_full, q_len)
+    np.testing.assert_allclose(shifted, expected, atol=ATOL_FP32, rtol=0)
+
+
+@pytest.mark.parametrize("length, span", [(1, 1), (1, 8), (2, 1), (5, 2), (6, 3), (7, 7), (9, 16), (33, 5)])
+def test_relative_shift_picks_the_clamped_index_maps_exactly(length, span):
+    """Every (i, j) of the shifted tables is the entry the c2p / p2c index maps name (integer tables, so exact)."""
+    a = rp.attention_span(length, length, span)
+    table = np.arange(2 * 3 * length * 2 * a).reshape(2, 3, length, 2 * a)  # [b, h, s, 2a], distinct entries
+    index = rp.c2p_index(rp.relative_position_ids(length, length), a)  # [s, s]
+    rows, cols = np.arange(length)[:, None], np.arange(length)[None, :]
+    np.testing.assert_array_equal(rp.c2p_by_shift(table[..., ::-1], length), table[..., rows, index])
+    np.testing.assert_array_equal(rp.p2c_by_shift(table, length), table[..., cols, rp.p2c_index(length, length, a)])
+    if a == length:  # unclamped: the shift is a view of the table, nothing is copied
+        assert np.shares_memory(rp.relative_shift(table, length), table)
+
+
+def test_relative_shift_rejects_bad_tables():
+    with pytest.raises(ValueError, match=r"\[\.\.\., s, 2s\] table"):
+        rp.relative_shift(np.zeros((3, 5)), 1)
+    with pytest.raises(ValueError, match="0 <= offset <= s"):
+        rp.relative_shift(np.zeros((3, 6)), 4)
+    with pytest.raises(ValueError, match="more than 2 \\* seq_len"):
+        rp.extend_span(np.zeros((3, 8)), 3)
 
 
 @pytest.mark.parametrize("length, span", [(6, 3), (10, 10), (4, 16)])

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import kill_mid_write
 from deberta_core.tokenizer import ASSETS_DIR, BatchEncoding, DebertaTokenizer, DebertaTokenizerFast
 
 transformers = pytest.importorskip("transformers")
@@ -736,4 +737,27 @@ def test_save_pretrained_is_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(DebertaTokenizer, "_clean_json", fail)  # tokenizer.json is written last
     with pytest.raises(RuntimeError, match="disk full"):
         DebertaTokenizer(model_max_length=77).save_pretrained(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DebertaTokenizer, "_clean_json", interrupt)  # Ctrl-C while saving into a new folder
+    with pytest.raises(KeyboardInterrupt):
+        DebertaTokenizer().save_pretrained(tmp_path / "new" / "tok")
+    assert not (tmp_path / "new" / "tok").exists() and list((tmp_path / "new").iterdir()) == []
+
+
+def test_killed_save_leaves_the_old_files_and_no_temporaries_after_the_next_save(tmp_path):
+    """SIGKILL of a process in the middle of a tokenizer save_pretrained over an existing one."""
+    DebertaTokenizer().save_pretrained(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    kill_mid_write(
+        "from deberta_core.tokenizer import DebertaTokenizer\n"
+        "pause_after(DebertaTokenizer, '_stage_vocabulary')\n"
+        f"DebertaTokenizer(model_max_length=77).save_pretrained({str(tmp_path)!r})\n"
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if not p.name.startswith(".")} == before
+    assert any(p.name.startswith(".deberta-staging-") for p in tmp_path.iterdir())  # left by the killed save
+    DebertaTokenizer().save_pretrained(tmp_path)  # the next save cleans up
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ATOL_FP32, HF_FIXTURES, PT_V5, TF_457, fixture_architecture, load_npz, split_npz
+from conftest import (
+    ATOL_FP32, HF_FIXTURES, PT_V5, TF_457, fail_after_first_write, fixture_architecture, folder_bytes,
+    kill_mid_write, load_npz, split_npz,
+)
 from tf_helpers import tf_class, to_numpy
 from deberta_core.checkpoint_io import (
     canonical_keras_name, read_safetensors, read_tf_h5, write_safetensors, write_tf_h5,
@@ -269,3 +272,131 @@ def test_non_legacy_mlm_h5_round_trip(tmp_path, tiny_inputs):
     assert again.config.legacy is False
     inputs = tiny_inputs(model.config)
     np.testing.assert_array_equal(again(inputs)["logits"].numpy(), model(inputs)["logits"].numpy())
+
+
+# ---------------------------------------------------------------------------------------------------- saving safely
+@pytest.mark.parametrize("interrupt", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_failed_save_over_a_checkpoint_leaves_it_unchanged(tmp_path, monkeypatch, tiny_config, interrupt):
+    from deberta_core.checkpoint_io import H5StreamWriter
+
+    old = tf_class("DebertaForSequenceClassification")(tiny_config(num_labels=2))
+    old.save_pretrained(tmp_path)
+    before = folder_bytes(tmp_path)
+    new = tf_class("DebertaForSequenceClassification")(tiny_config(num_labels=5, hidden_dropout_prob=0.2))
+    written = fail_after_first_write(monkeypatch, H5StreamWriter, interrupt)
+    with pytest.raises(type(interrupt)):
+        new.save_pretrained(tmp_path)
+    assert written and folder_bytes(tmp_path) == before  # no new config.json beside the old weights
+    monkeypatch.undo()
+    assert tf_class("DebertaForSequenceClassification").from_pretrained(tmp_path).config.num_labels == 2
+
+
+def test_failed_keras_file_save_leaves_no_file(tmp_path, monkeypatch, tiny_config):
+    import keras.src.saving.saving_lib as saving_lib
+
+    model = tf_class("DebertaModel")(tiny_config())
+    model.save(tmp_path / "model.keras")
+    before = folder_bytes(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(saving_lib, "_save_state", fail)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(tmp_path / "model.keras")
+    with pytest.raises(KeyboardInterrupt):
+        model.save(tmp_path / "other.keras")
+    assert folder_bytes(tmp_path) == before
+    with pytest.raises(FileExistsError, match="overwrite=False"):  # Keras would prompt on stdin instead
+        model.save(tmp_path / "model.keras", overwrite=False)
+
+
+def test_h5_save_that_hits_the_file_size_limit_fails_cleanly(tmp_path, tiny_config):
+    """A disk that fills during tf_model.h5 (RLIMIT_FSIZE): a clear OSError, the old checkpoint kept, and the
+    process still exits normally (an h5py handle left open on the removed temporary crashed it at exit)."""
+    tf_class("DebertaModel")(tiny_config()).save_pretrained(tmp_path)
+    before = folder_bytes(tmp_path)
+    script = (
+        "import resource, signal, sys\n"
+        "import deberta_tf\n"
+        "from conftest import make_config\n"
+        "model = deberta_tf.TFDebertaModel(make_config(layer_norm_eps=1e-5)); model.build()\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        f"    model.save_pretrained({str(tmp_path)!r})\n"
+        "except OSError as err:\n"
+        "    print('refused:', type(err).__name__, err)\n"
+        "else:\n"
+        "    print('saved')\n"
+    )
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "refused: " in done.stdout, done.stdout + done.stderr[-2000:]
+    assert folder_bytes(tmp_path) == before
+
+
+@pytest.mark.bad_input("TF from_pretrained(folder, num_label=5): a misspelt keyword argument", TypeError,
+                       "unexpected keyword argument 'num_label' (did you mean 'num_labels'?)")
+def test_misspelt_keyword_argument_is_refused(tmp_path, tiny_config, expect_bad_input):
+    tf_class("DebertaForSequenceClassification")(tiny_config()).save_pretrained(tmp_path)
+    with expect_bad_input():
+        tf_class("DebertaForSequenceClassification").from_pretrained(tmp_path, num_label=5)
+    with pytest.raises(TypeError, match="TFDebertaForSequenceClassification.from_pretrained.*from_pt"):
+        tf_class("DebertaForSequenceClassification").from_pretrained(tmp_path, from_torch=True)
+    model = tf_class("DebertaForSequenceClassification").from_pretrained(tmp_path, problem_type="regression")
+    assert model.config.problem_type == "regression"
+
+
+@pytest.mark.bad_input("TF from_pretrained(from_pt=True) of a shard index naming '../outside.safetensors'",
+                       CheckpointLoadError, "shards must lie next to the index")
+def test_shard_outside_the_checkpoint_folder_is_refused(tmp_path, expect_bad_input):
+    from deberta_core.checkpoint_io import write_safetensors
+
+    source = PT_DIR / "p2_rel_p2c_clamp16__model"
+    weights = read_safetensors(source / "model.safetensors")
+    names = sorted(weights)
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    shutil.copy(source / "config.json", folder / "config.json")
+    write_safetensors({k: weights[k] for k in names[:3]}, folder / "model-00001-of-00002.safetensors")
+    write_safetensors({k: weights[k] for k in names[3:]}, tmp_path / "outside.safetensors")
+    weight_map = {**{k: "model-00001-of-00002.safetensors" for k in names[:3]},
+                  **{k: "../outside.safetensors" for k in names[3:]}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    with expect_bad_input():
+        tf_class("DebertaModel").from_pretrained(folder, from_pt=True)
+
+
+@pytest.mark.bad_input("TF from_pt=True of a folder holding model.safetensors and pytorch_model.bin", "log:INFO",
+                       "holds model.safetensors and pytorch_model.bin; loading model.safetensors")
+def test_folder_with_two_weight_formats_says_which_is_loaded(tmp_path, expect_bad_input):
+    folder = tmp_path / "both"
+    shutil.copytree(PT_DIR / "p1_rel_c2p_p2c__seqcls", folder)
+    shutil.copyfile(HF_FIXTURES / "pt_457_bin" / "p1_rel_c2p_p2c__seqcls" / "pytorch_model.bin",
+                    folder / "pytorch_model.bin")
+    with expect_bad_input():
+        tf_class("DebertaForSequenceClassification").from_pretrained(folder, from_pt=True)
+
+
+def test_killed_save_leaves_the_old_checkpoint_and_no_temporaries_after_the_next_save(tmp_path, tiny_config):
+    """SIGKILL of a process in the middle of a save_pretrained over an existing checkpoint (after the first
+    weight of tf_model.h5 is written)."""
+    tf_class("DebertaModel")(tiny_config()).save_pretrained(tmp_path)
+    before = folder_bytes(tmp_path)
+    kill_mid_write(
+        "import deberta_tf\n"
+        "from deberta_core.checkpoint_io import H5StreamWriter\n"
+        "from conftest import make_config\n"
+        "pause_after(H5StreamWriter, 'write')\n"
+        f"deberta_tf.TFDebertaModel(make_config(layer_norm_eps=1e-5)).save_pretrained({str(tmp_path)!r})\n"
+    )
+    left = folder_bytes(tmp_path)
+    assert {k: v for k, v in left.items() if not k.startswith(".")} == before
+    assert any(k.startswith(".deberta-staging-") for k in left)  # what the killed save left behind
+    tf_class("DebertaModel").from_pretrained(tmp_path)  # the old checkpoint still loads
+    tf_class("DebertaModel")(tiny_config()).save_pretrained(tmp_path)  # the next save cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "tf_model.h5"]

@@ -51,38 +51,39 @@ def test_inputs_embeds_equal_input_ids_path(tiny_config, tiny_inputs):
     np.testing.assert_allclose(by_embeds["last_hidden_state"].numpy(), by_ids, atol=ATOL_FP32)
 
 
+# Model inputs and labels, checked alike in both twins: tests/twins/test_twin_inputs.py. Here what only Keras takes.
 @pytest.fixture(scope="module")
 def abs_model(tiny_config):
     config = tiny_config("abs_only_types", max_position_embeddings=16)
     return tf_class("DebertaForTokenClassification")(config)
 
 
-@pytest.mark.parametrize("bad", [-1, 120, 10_000])
-def test_out_of_range_ids_raise(abs_model, bad):
-    ids = np.ones((2, 5), np.int64)
-    ids[1, 3] = bad
-    with pytest.raises(ValueError, match=r"input_ids must be in \[0, vocab_size=120\)"):
-        abs_model(ids)
+IDS = np.ones((1, 4), np.int64)
 
 
-def test_too_long_sequence_raises_with_absolute_positions(abs_model):
-    with pytest.raises(ValueError, match=r"sequence length 17 exceeds max_position_embeddings \(16\)"):
-        abs_model(np.ones((1, 17), np.int64))
+@pytest.mark.bad_input("a misspelled name in the Keras input dict (attention_masks)", ValueError, "unknown input name")
+def test_unknown_input_name(abs_model, expect_bad_input):
+    with expect_bad_input():
+        abs_model({"input_ids": IDS, "attention_masks": IDS})
 
 
-def test_user_mistakes_raise_clear_errors(abs_model, tiny_config):
-    ids = np.ones((1, 4), np.int64)
-    with pytest.raises(ValueError, match="either input_ids or inputs_embeds"):
-        abs_model(ids, inputs_embeds=np.zeros((1, 4, 32), np.float32))
-    with pytest.raises(ValueError, match=r"input_ids must be \[batch, sequence\]"):
-        abs_model(np.ones((4,), np.int64))
-    with pytest.raises(ValueError, match="unknown input name"):
-        abs_model({"input_ids": ids, "attention_masks": ids})
-    with pytest.raises(ValueError, match="both in the input dict and as keyword"):
-        abs_model({"input_ids": ids, "attention_mask": ids}, attention_mask=ids)
-    with pytest.raises(TypeError, match="DebertaConfig"):
+@pytest.mark.bad_input("an input both in the Keras input dict and as a keyword", ValueError,
+                       "both in the input dict and as keyword")
+def test_input_given_twice(abs_model, expect_bad_input):
+    with expect_bad_input():
+        abs_model({"input_ids": IDS, "attention_mask": IDS}, attention_mask=IDS)
+
+
+@pytest.mark.bad_input("a dict instead of a DebertaConfig (Keras)", TypeError, "expected a deberta_core.DebertaConfig")
+def test_constructor_rejects_other_configs(expect_bad_input):
+    with expect_bad_input():
         tf_class("DebertaModel")({"hidden_size": 32})
-    with pytest.raises(ValueError, match=r"question answering needs num_labels == 2 \(start and end logits\), got 3"):
+
+
+@pytest.mark.bad_input("question answering with num_labels 3 (Keras)", ValueError,
+                       "question answering needs num_labels == 2 (start and end logits), got 3")
+def test_question_answering_needs_two_labels(tiny_config, expect_bad_input):
+    with expect_bad_input():
         tf_class("DebertaForQuestionAnswering")(tiny_config(sorted(VARIANTS)[0], num_labels=3))
 
 

@@ -15,7 +15,7 @@ import deberta_torch
 from deberta_core import DebertaConfig
 from deberta_torch import CheckpointLoadError
 
-from conftest import ATOL_FP32, HF_FIXTURES
+from conftest import ATOL_FP32, HF_FIXTURES, folder_bytes, kill_mid_write, make_config
 from torch_helpers import fixture_class, npz_inputs
 
 MANIFEST = json.loads((HF_FIXTURES / "manifest.json").read_text())
@@ -159,3 +159,115 @@ def test_sharded_safetensors_load(tmp_path):
     again = deberta_torch.DebertaModel.from_pretrained(tmp_path)
     for key, value in again.state_dict().items():
         assert torch.equal(value, state[key])
+
+
+# ---------------------------------------------------------------------------------------------------- saving safely
+@pytest.mark.parametrize("interrupt", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_failed_save_over_a_checkpoint_leaves_it_unchanged(tmp_path, monkeypatch, interrupt):
+    import safetensors.torch
+
+    old = deberta_torch.DebertaForSequenceClassification(make_config(num_labels=2))
+    old.save_pretrained(tmp_path)
+    before = folder_bytes(tmp_path)
+    new = deberta_torch.DebertaForSequenceClassification(make_config(num_labels=5, hidden_dropout_prob=0.2))
+
+    def half_then_fail(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"\0" * 100)  # some of the file, then the disk fills or the user presses Ctrl-C
+        raise interrupt
+
+    monkeypatch.setattr(safetensors.torch, "save_file", half_then_fail)
+    with pytest.raises(type(interrupt)):
+        new.save_pretrained(tmp_path)
+    assert folder_bytes(tmp_path) == before  # no new config.json beside the old weights, no temporary left
+    monkeypatch.undo()
+    assert deberta_torch.DebertaForSequenceClassification.from_pretrained(tmp_path).config.num_labels == 2
+    with pytest.raises(type(interrupt)):  # and a save into a folder that did not exist leaves no folder
+        monkeypatch.setattr(safetensors.torch, "save_file", half_then_fail)
+        new.save_pretrained(tmp_path / "fresh" / "model")
+    assert not (tmp_path / "fresh" / "model").exists()
+    assert not [p for p in (tmp_path / "fresh").iterdir()]
+
+
+def test_save_in_the_other_format_replaces_the_old_weights(tmp_path):
+    deberta_torch.DebertaModel(make_config()).save_pretrained(tmp_path)
+    new = deberta_torch.DebertaModel(make_config(layer_norm_eps=1e-5))
+    new.save_pretrained(tmp_path, safe_serialization=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "pytorch_model.bin"]
+    again = deberta_torch.DebertaModel.from_pretrained(tmp_path)
+    for key, value in new.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value)
+
+
+def test_killed_save_leaves_the_old_checkpoint_and_no_temporaries_after_the_next_save(tmp_path):
+    """SIGKILL of a process in the middle of a save_pretrained over an existing checkpoint."""
+    deberta_torch.DebertaModel(make_config()).save_pretrained(tmp_path)
+    before = folder_bytes(tmp_path)
+    kill_mid_write(
+        "import safetensors.torch, deberta_torch\n"
+        "from conftest import make_config\n"
+        "pause_after(safetensors.torch, 'save_file')\n"
+        f"deberta_torch.DebertaModel(make_config(layer_norm_eps=1e-5)).save_pretrained({str(tmp_path)!r})\n"
+    )
+    left = folder_bytes(tmp_path)
+    assert {k: v for k, v in left.items() if not k.startswith(".")} == before
+    assert any(k.startswith(".deberta-staging-") for k in left)  # what the killed save left behind
+    deberta_torch.DebertaModel.from_pretrained(tmp_path)  # the old checkpoint still loads
+    deberta_torch.DebertaModel(make_config()).save_pretrained(tmp_path)  # the next save cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+@pytest.mark.bad_input("from_pretrained of a shard index naming '../outside.safetensors'", CheckpointLoadError,
+                       "shards must lie next to the index")
+def test_shard_outside_the_checkpoint_folder_is_refused(tmp_path, expect_bad_input):
+    from safetensors.torch import save_file
+
+    model = deberta_torch.DebertaModel(make_config())
+    state = model.state_dict()
+    names = sorted(state)
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    save_file({k: state[k].contiguous() for k in names[:3]}, folder / "model-00001-of-00002.safetensors")
+    save_file({k: state[k].contiguous() for k in names[3:]}, tmp_path / "outside.safetensors")
+    weight_map = {**{k: "model-00001-of-00002.safetensors" for k in names[:3]},
+                  **{k: "../outside.safetensors" for k in names[3:]}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    model.config.save_pretrained(folder)
+    with expect_bad_input():
+        deberta_torch.DebertaModel.from_pretrained(folder)
+
+
+@pytest.mark.bad_input("from_pretrained(folder, num_label=5): a misspelt keyword argument", TypeError,
+                       "unexpected keyword argument 'num_label' (did you mean 'num_labels'?)")
+def test_misspelt_keyword_argument_is_refused(tmp_path, expect_bad_input):
+    deberta_torch.DebertaForSequenceClassification(make_config()).save_pretrained(tmp_path)
+    with expect_bad_input():
+        deberta_torch.DebertaForSequenceClassification.from_pretrained(tmp_path, num_label=5)
+    with pytest.raises(TypeError, match="DebertaForSequenceClassification.from_pretrained.*ignore_mismatched_sizes"):
+        deberta_torch.DebertaForSequenceClassification.from_pretrained(tmp_path, ignore_mismatched_size=True)
+    # config fields, keys the checkpoint's config.json holds, and the options are all accepted
+    (tmp_path / "config.json").write_text(json.dumps({**json.loads((tmp_path / "config.json").read_text()),
+                                                      "my_extra_key": 1}))
+    model = deberta_torch.DebertaForSequenceClassification.from_pretrained(
+        tmp_path, problem_type="regression", my_extra_key=2, output_loading_info=False)
+    assert model.config.problem_type == "regression" and model.config.my_extra_key == 2
+
+
+@pytest.mark.bad_input("a folder holding both model.safetensors and a different pytorch_model.bin", "log:INFO",
+                       "holds model.safetensors and pytorch_model.bin; loading model.safetensors")
+def test_folder_with_two_weight_formats_says_which_is_loaded(tmp_path, expect_bad_input):
+    deberta_torch.DebertaModel(make_config()).save_pretrained(tmp_path / "a")
+    other = deberta_torch.DebertaModel(make_config())
+    torch.save({k: v + 1 for k, v in other.state_dict().items()}, tmp_path / "a" / "pytorch_model.bin")
+    with expect_bad_input():
+        loaded = deberta_torch.DebertaModel.from_pretrained(tmp_path / "a")
+    saved = deberta_torch.DebertaModel.from_pretrained(tmp_path / "a", output_loading_info=False)
+    assert all(torch.equal(v, saved.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+@pytest.mark.bad_input("save_pretrained(folder, safe_serialisation=False): a misspelt keyword argument", TypeError,
+                       "unexpected keyword argument 'safe_serialisation'")
+def test_misspelt_save_keyword_is_refused_and_writes_nothing(tmp_path, expect_bad_input):
+    with expect_bad_input():
+        deberta_torch.DebertaModel(make_config()).save_pretrained(tmp_path / "out", safe_serialisation=False)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,179 @@
+"""The inference fast paths stay exact: projected relative tables kept across calls (and dropped or recomputed
+whenever a weight they come from changes), gather-free relative shifts (clamped and not), the buffers eager
+inference shares across layers, the mask passes skipped when nothing is masked."""
+
+import copy
+
+import pytest
+import torch
+
+from deberta_torch import attention as attention_module
+
+from conftest import ATOL_FP32, make_config
+from torch_helpers import max_diff, random_model, reference_twin, torch_inputs, valid_rows
+
+
+def _model(variant="rel_both", seed=0, **overrides):
+    return random_model("DebertaModel", make_config(variant, **overrides), seed)
+
+
+def _attention(model):
+    return model.encoder.layer[0].attention.self
+
+
+def _tables(model):
+    return _attention(model)._relative_tables
+
+
+def _reference_output(model, inputs):
+    """The same weights in a fresh model, run with autograd on (no kept tables, no shared buffers)."""
+    fresh = copy.deepcopy(model)
+    for layer in fresh.encoder.layer:
+        layer.attention.self._relative_tables = None
+    with torch.enable_grad():
+        return fresh(**inputs).last_hidden_state.detach()
+
+
+def test_tables_are_kept_in_inference_and_match_the_uncached_path():
+    model = _model()
+    inputs = torch_inputs(model.config)
+    with torch.no_grad():
+        first = model(**inputs).last_hidden_state
+        kept = _tables(model)
+        second = model(**inputs).last_hidden_state
+    assert kept is not None and _tables(model) is kept  # reused, not recomputed
+    assert torch.equal(first, second)
+    assert max_diff(first, _reference_output(model, inputs)) <= ATOL_FP32
+
+
+@pytest.mark.parametrize("change", ["optimizer_step", "load_state_dict", "inplace_no_grad", "data_assignment",
+                                    "rel_embeddings"])
+def test_a_changed_weight_is_never_served_stale(change):
+    model = _model()
+    inputs = torch_inputs(model.config)
+    with torch.inference_mode():
+        model(**inputs)  # keep tables for the old weights
+    layer = _attention(model)
+    if change == "optimizer_step":
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        model(**inputs).last_hidden_state.pow(2).mean().backward()
+        optimizer.step()
+        model.eval()
+    elif change == "load_state_dict":
+        other = _model(seed=5)
+        model.load_state_dict(other.state_dict())
+    elif change == "inplace_no_grad":
+        with torch.no_grad():
+            layer.pos_q_proj.bias.add_(0.5)
+    elif change == "data_assignment":
+        layer.pos_proj.weight.data = torch.randn_like(layer.pos_proj.weight)
+    else:
+        with torch.no_grad():
+            model.encoder.rel_embeddings.weight.mul_(1.5)
+    with torch.inference_mode():
+        got = model(**inputs).last_hidden_state
+    assert max_diff(got, _reference_output(model, inputs)) <= ATOL_FP32
+
+
+def test_dtype_moves_and_mode_switches_drop_the_tables():
+    model = _model()
+    inputs = torch_inputs(model.config)
+    with torch.no_grad():
+        model(**inputs)
+        assert _tables(model) is not None
+        model.train()
+        assert _tables(model) is None
+        model.eval()
+        model(**inputs)
+        model.double()
+        assert _tables(model) is None
+        got = model(**inputs).last_hidden_state
+    assert got.dtype == torch.float64 and _tables(model)[2][0].dtype == torch.float64
+    assert max_diff(got, _reference_output(model, inputs)) <= ATOL_FP32
+
+
+def test_no_tables_kept_while_a_gradient_can_reach_them():
+    model = _model()
+    inputs = torch_inputs(model.config)
+    out = model(**inputs).last_hidden_state  # eval mode, autograd on, weights require grad
+    assert _tables(model) is None
+    out.sum().backward()
+    assert _attention(model).pos_proj.weight.grad is not None
+    assert model.encoder.rel_embeddings.weight.grad is not None
+
+
+def test_tables_kept_under_inference_mode_serve_a_frozen_model_with_input_gradients():
+    model = _model()
+    inputs = torch_inputs(model.config)
+    with torch.inference_mode():
+        model(**inputs)  # tables built inside inference mode
+    model.requires_grad_(False)
+    embeds = model.embeddings.word_embeddings(inputs["input_ids"]).requires_grad_(True)
+    out = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).last_hidden_state
+    out.sum().backward()  # would raise if the kept tables were inference tensors
+    assert embeds.grad is not None and torch.isfinite(embeds.grad).all()
+
+
+@pytest.mark.parametrize("variant, lengths", [
+    ("rel_both", (11, 7, 3)),  # no clamping
+    ("embproj", (11, 7, 3)),  # span 5 < s: clamped c2p and p2c
+    ("rel_c2p_clamp", (13, 13)),  # c2p only, clamped, no padding
+    ("rel_p2c_abs", (12, 2)),  # p2c only, clamped
+])
+def test_inference_paths_match_the_reference(variant, lengths):
+    reference, ours = reference_twin("DebertaModel", make_config(variant), seed=3)
+    inputs = torch_inputs(ours.config, lengths=lengths)
+    with torch.inference_mode():
+        expected = reference(**inputs).last_hidden_state
+        got = ours(**inputs).last_hidden_state
+    assert max_diff(got, expected, valid_rows(inputs)) <= ATOL_FP32
+
+
+def test_clamped_terms_widened_a_few_heads_at_a_time_stay_exact(monkeypatch):
+    """Eager inference widens clamped products in head groups within WIDE_BYTES; force one head per group."""
+    model = _model("embproj")
+    inputs = torch_inputs(model.config, lengths=(11, 7, 3))
+    expected = _reference_output(model, inputs)
+    monkeypatch.setattr(attention_module, "WIDE_BYTES", 1)
+    with torch.no_grad():
+        got = model(**inputs).last_hidden_state
+    assert max_diff(got, expected) <= ATOL_FP32
+
+
+def test_no_gather_and_no_index_tensor_of_attention_size():
+    """The relative terms are views and adds: no gather/index op, no integer tensor of [b, h, s, s] elements."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Recorder(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops, self.int_numels = set(), []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            self.ops.add(func.overloadpacket.__name__)
+            for tensor in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(tensor, torch.Tensor) and not tensor.dtype.is_floating_point and tensor.dtype != torch.bool:
+                    self.int_numels.append(tensor.numel())
+            return out
+
+    model = _model("embproj")
+    inputs = torch_inputs(model.config, lengths=(11, 7, 3))
+    batch, seq = inputs["input_ids"].shape
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad), Recorder() as recorder:
+            model(**inputs)
+        assert not recorder.ops & {"gather", "index", "take_along_dim", "index_select"} - {"embedding"}, recorder.ops
+        assert max(recorder.int_numels, default=0) < batch * model.config.num_attention_heads * seq * seq
+
+
+def test_unmasked_batches_skip_the_mask_and_match_the_masked_path():
+    model = _model()
+    inputs = torch_inputs(model.config, lengths=(9, 9))
+    with torch.no_grad():
+        plain = model(inputs["input_ids"]).last_hidden_state  # no mask at all
+        fully_visible = model(**inputs).last_hidden_state
+        exact = model(**inputs, output_attentions=True).last_hidden_state  # the eager path always masks
+    assert torch.equal(plain, fully_visible)
+    assert max_diff(plain, exact) <= ATOL_FP32
