@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The local CPU build of torch; a looser spec could pull a multi-GB CUDA build from the index.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test demo bench docs clean
 
 venv: $(STAMP)
 
@@ -29,5 +29,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all $(BENCH)
 
+# The documentation site into site/, strict: a warning (broken link, page missing from the nav, unresolved API
+# reference) fails the build. NO_MKDOCS_2_WARNING silences material's end-of-life banner, not a build warning.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache site
