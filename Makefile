@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The local CPU build of torch; a looser spec could pull a multi-GB CUDA build from the index.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv test demo bench docs clean
+.PHONY: venv test demo pretrain bench docs clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m examples.demo
+
+# Pretrain with the Enhanced Mask Decoder on the bundled fortunes text, then fine-tune fortunes-topics from that
+# checkpoint and from scratch; prints both accuracies (runs/pretrain/comparison.json). Options in PRETRAIN.
+pretrain: $(STAMP)
+	$(PY) -m examples.pretrain_compare $(PRETRAIN)
 
 # Everything (~40 min on 2 cores; rewrites docs/benchmarks.md, its plot and the README speed line). Options in
 # BENCH: --quick (one small shape per group), --cases PATTERN..., --peers a,b, --list (see benchmarks/run_all.py).

@@ -376,6 +376,10 @@ class DebertaConfig:
         if "num_labels" in overrides and "id2label" not in overrides:
             merged.pop("id2label", None)
             merged.pop("label2id", None)
+        if "id2label" in overrides:  # new labels: the file's label2id / num_labels described the old ones
+            for name in ("label2id", "num_labels"):
+                if name not in overrides:
+                    merged.pop(name, None)
         return cls(**merged)
 
     def to_json_string(self) -> str:

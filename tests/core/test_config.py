@@ -122,6 +122,9 @@ def test_num_labels_and_id2label():
     assert len(cfg.id2label) == 5 and cfg.label2id["LABEL_4"] == 4
     assert DebertaConfig(id2label={"0": "a", "1": "b"}).id2label == {0: "a", 1: "b"}
     assert DebertaConfig.from_dict(DebertaConfig(num_labels=3).to_dict(), num_labels=4).num_labels == 4
+    # New label names (fine-tuning a pretrained checkpoint): the file's label2id / num_labels do not apply.
+    relabelled = DebertaConfig.from_dict(DebertaConfig().to_dict(), id2label={0: "a", 1: "b", 2: "c"})
+    assert relabelled.num_labels == 3 and relabelled.label2id == {"a": 0, "b": 1, "c": 2}
 
 
 # Each case is one row of docs/errors.md (tests/error_catalogue.py).

@@ -104,3 +104,20 @@ def test_bad_flags_are_refused():
     done = subprocess.run([sys.executable, "-m", "examples.pretrain_mlm", "--framework", "torch",
                            "--mlm-probability", "1.5"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "--mlm-probability must be in (0, 1), got 1.5" in done.stderr
+
+
+def test_make_pretrain_pipeline_at_tiny_size(tmp_path):
+    # `make pretrain`: pretrain, then fine-tune from that checkpoint and from scratch, and compare.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "examples.pretrain_compare", "--model", "deberta-tiny",
+                           "--pretrain-steps", "2", "--finetune-steps", "2", "--max-length", "24",
+                           "--output-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    assert comparison["pretrain"]["steps"] == 2 and comparison["finetune_steps"] == 2
+    for name in ("from-pretrained", "from-scratch"):
+        assert 0.0 <= comparison[name]["accuracy"] <= 1.0
+        assert (tmp_path / name / "metrics.json").exists()
+    assert json.loads((tmp_path / "from-pretrained" / "config.json").read_text())["enhanced_mask_decoder"] is True
+    assert "from pretrained" in done.stdout and "from scratch" in done.stdout
