@@ -6,7 +6,7 @@ model-free unigram baseline (the training corpus's token frequencies) on the sam
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -46,11 +46,26 @@ def _texts(path: str, rows: Sequence[dict], column: str) -> List[str]:
     return [str(row[column]) for row in rows]
 
 
-def _rows(sequences: Dict[str, np.ndarray]) -> List[dict]:
-    """One example per packed sequence: its unpadded ids (collate pads per batch) and its position."""
-    lengths = sequences["attention_mask"].sum(axis=1)
-    return [{"input_ids": ids[:n].tolist(), "index": i}
-            for i, (ids, n) in enumerate(zip(sequences["input_ids"], lengths))]
+def _rows(sequences: Dict[str, np.ndarray], labels: Optional[np.ndarray] = None) -> List[dict]:
+    """One example per packed sequence: its unpadded ids (collate pads per batch), its position and, for held-out
+    rows, its fixed ``labels``."""
+    rows = []
+    for i, n in enumerate(sequences["attention_mask"].sum(axis=1)):
+        row = {"input_ids": sequences["input_ids"][i, :n].tolist(), "index": i}
+        if labels is not None:
+            row["labels"] = labels[i, :n].tolist()
+        rows.append(row)
+    return rows
+
+
+def unigram_log_probs(sequences: Dict[str, np.ndarray], tokenizer) -> np.ndarray:
+    """Log-frequencies of the tokens of ``sequences`` over the vocabulary (add-one smoothed; special ids, never a
+    masked target, get -inf)."""
+    counts = np.ones(len(tokenizer), dtype=np.float64)
+    ids = sequences["input_ids"][sequences["attention_mask"] == 1]
+    counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
+    counts[list(tokenizer.all_special_ids)] = 0
+    return np.log(counts / counts.sum(), where=counts > 0, out=np.full_like(counts, -np.inf))
 
 
 class MaskedLanguageModeling(common.Task):
@@ -107,21 +122,15 @@ def build_task(args, tokenizer) -> MaskedLanguageModeling:
     held_out = build_mlm_sequences(test_texts, tokenizer, max_length=args.max_length)
     fixed = masker.mask(held_out["input_ids"], held_out["attention_mask"],
                         rng=np.random.default_rng(args.seed + EVAL_MASK_SEED_OFFSET))
-    lengths = held_out["attention_mask"].sum(axis=1)
-    eval_rows = [{"input_ids": ids[:n].tolist(), "labels": labels[:n].tolist(), "index": i}
-                 for i, (ids, labels, n) in enumerate(zip(fixed["input_ids"], fixed["labels"], lengths))]
+    eval_rows = _rows({"input_ids": fixed["input_ids"], "attention_mask": held_out["attention_mask"]},
+                      fixed["labels"])
     train_rows: List[dict] = []
-    counts = np.ones(len(tokenizer), dtype=np.float64)  # add-one smoothing
+    baseline: Dict[str, float] = {}
     if not args.eval_only:
         train_texts = _texts(args.train_file, common.read_rows(args.train_file, args.max_train_samples),
                              args.text_column)
         train = build_mlm_sequences(train_texts, tokenizer, max_length=args.max_length)
         train_rows = _rows(train)
-        ids = train["input_ids"][train["attention_mask"] == 1]
-        counts += np.bincount(ids, minlength=len(counts))[: len(counts)]
-        special = list(tokenizer.all_special_ids)
-        counts[special] = 0  # never a masked target
-    log_probs = np.log(counts / counts.sum(), where=counts > 0, out=np.full_like(counts, -np.inf))
+        baseline = unigram_baseline(eval_rows, unigram_log_probs(train, tokenizer))
     overrides = {"enhanced_mask_decoder": True} if args.enhanced_mask_decoder else {}
-    baseline = unigram_baseline(eval_rows, log_probs) if not args.eval_only else {}
     return MaskedLanguageModeling(train_rows, eval_rows, tokenizer.pad_token_id, masker, overrides, baseline)
