@@ -152,13 +152,14 @@ class DisentangledSelfAttention(nn.Module):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_mask: torch.Tensor,
+        attention_mask: Optional[torch.Tensor],
         relative_positions: Optional[RelativePositions] = None,
         rel_embeddings: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
         query_states: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend). With ``query_states``
+        """hidden_states [b, s, e]; attention_mask bool [b, 1, s, s] (True = may attend), or None when nothing is
+        masked (eager calls without attention maps only). With ``query_states``
         [b, s, e] (the enhanced mask decoder's query stream), queries come from them, keys and values from
         hidden_states; everything after the projections is the ordinary path (same length, same positions)."""
         qkv = self.transpose_for_scores(self.in_proj(hidden_states))  # [b, h, s, 3d]
@@ -188,9 +189,9 @@ class DisentangledSelfAttention(nn.Module):
             context_layer = torch.matmul(self.dropout(attention_probs), value_layer)  # [b, h, s, d]
         else:
             # Fused kernel with the disentangled bias as an additive mask. Fully masked query rows come out of
-            # the softmax uniform; zeroing their context gives exactly what the eager path computes. Eager
-            # calls skip both passes when nothing is masked (a traced graph keeps the one general path).
-            masked = torch.compiler.is_compiling() or torch.jit.is_tracing() or not bool(attention_mask.all())
+            # the softmax uniform; zeroing their context gives exactly what the eager path computes. No mask
+            # (the encoder drops it when nothing is masked in an eager call) skips both passes.
+            masked = attention_mask is not None
             if rel_att is None:
                 bias = torch.zeros((), dtype=query_layer.dtype, device=query_layer.device)
                 bias = bias.masked_fill(~attention_mask, torch.finfo(bias.dtype).min) if masked else None
@@ -266,7 +267,7 @@ class DisentangledSelfAttention(nn.Module):
         They depend on weights only. When no gradient can reach them (eval mode, and autograd off or the weights
         frozen) and nothing is tracing the model, the whole table is projected once and kept: the window is a view
         of it. The kept tables are keyed by the storage, version counter, dtype, device and layout of every weight
-        they come from, so an optimizer step, load_state_dict, ``.to()`` or any in-place write through autograd's
+        they come from (and by the autocast dtype, which is theirs), so an optimizer step, load_state_dict, ``.to()`` or any in-place write through autograd's
         view of a weight recomputes them; train() / eval() / ``.to()`` drop them.
         """
         weights = self.relative_weights(rel_embeddings)
@@ -276,7 +277,9 @@ class DisentangledSelfAttention(nn.Module):
             start = self.max_relative_positions - att_span
             window = self.pos_dropout(rel_embeddings[start : start + 2 * att_span])  # [2a, e]
             return self.project_relative(window)
-        key = tuple((w.data_ptr(), w._version, w.dtype, w.device, w.shape, w.stride()) for w in weights)
+        device = rel_embeddings.device.type
+        autocast = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device)  # the tables' dtype
+        key = tuple((w.data_ptr(), w._version, w.dtype, w.device, w.shape, w.stride()) for w in weights), autocast
         if self._relative_tables is None or self._relative_tables[0] != key:
             self._relative_tables = None  # free the stale tables before projecting the new ones
             with torch.inference_mode(False), torch.no_grad():  # ordinary tensors, usable outside inference mode

@@ -85,6 +85,15 @@ class DebertaEncoder(nn.Module):
             attention_mask = attention_mask.unsqueeze(1)  # [b, s, s] -> [b, 1, s, s]
         return attention_mask
 
+    @staticmethod
+    def drop_full_mask(attention_mask: torch.Tensor, output_attentions: bool) -> Optional[torch.Tensor]:
+        """The mask the layers get: None when nothing is masked in an eager call that returns no attention maps,
+        so each layer's fused kernel skips its mask passes (checked here once per forward, not in every layer).
+        Traced graphs keep the mask: one general path, whatever the values."""
+        if output_attentions or torch.compiler.is_compiling() or torch.jit.is_tracing():
+            return attention_mask
+        return None if bool(attention_mask.all()) else attention_mask
+
     def get_rel_pos(self, hidden_states: torch.Tensor) -> Optional[RelativePositions]:
         if not self.relative_attention:
             return None
@@ -100,6 +109,7 @@ class DebertaEncoder(nn.Module):
         output_attentions: bool = False,
     ) -> ModelOutput:
         attention_mask = self.get_attention_mask(attention_mask)
+        attention_mask = self.drop_full_mask(attention_mask, output_attentions)
         relative_positions = self.get_rel_pos(hidden_states)
         rel_embeddings = self.get_rel_embedding()
         all_hidden_states = (hidden_states,) if output_hidden_states else None
@@ -128,6 +138,7 @@ class DebertaEncoder(nn.Module):
         (the second-to-last layer's output), the encoder's mask and relative positions. Returns the second
         pass's output [b, s, e]."""
         attention_mask = self.get_attention_mask(attention_mask)
+        attention_mask = self.drop_full_mask(attention_mask, False)
         relative_positions = self.get_rel_pos(hidden_states)
         rel_embeddings = self.get_rel_embedding()
         for _ in range(2):

@@ -88,6 +88,9 @@ ONE_SIDED: List[OneSided] = [
              "Keras would take the `mask` argument for a Keras mask and propagate it"),
     OneSided("encoder.py", "torch", ("DebertaOutput.__init__",),
              "nn.Linear needs its input width (intermediate_size); a Keras Dense infers it"),
+    OneSided("encoder.py", "torch", ("DebertaEncoder.drop_full_mask",),
+             "eager torch drops an all-True mask once per forward, so the layers' fused kernel (SDPA) skips its mask "
+             "passes; Keras has one exact path and no fused kernel (see attention.py below)"),
     OneSided("heads.py", "torch", ("DebertaForMaskedLM._init_weights",),
              "torch initialises after construction (the MLM bias to zeros); Keras gives add_weight an initializer"),
     OneSided("heads.py", "keras", tuple(f"{head}.task_loss" for head in (
@@ -153,14 +156,14 @@ ALLOWED: List[Allowed] = [
             "torch divides in place (TensorFlow tensors are immutable)"),
     Allowed("attention.py",
             ("# Fused kernel with the disentangled bias as an additive mask. Fully masked query rows come out of",
-             "# the softmax uniform; zeroing their context gives exactly what the eager path computes. Eager",
-             "# calls skip both passes when nothing is masked (a traced graph keeps the one general path).", "else",
+             "# the softmax uniform; zeroing their context gives exactly what the eager path computes. No mask",
+             "# (the encoder drops it when nothing is masked in an eager call) skips both passes.", "else",
              "masked =", "if", "bias =", "bias =", "else", "bias =", "# [b, h, s, s], fresh (disentangled_att_bias)",
              "if", "bias =", "context_layer =", "# [b, h, s, d]", "attention_probs =", "if", "context_layer =",
              "# An explicit contiguous copy: the fused kernel may hand back [b, s, h, d] memory, and exporters that",
              "# decompose it must not be left with a view recorded against the other layout."),
             (), "torch's fused-kernel path (scaled_dot_product_attention; TensorFlow has none, see above), which "
-            "eager calls run without the mask passes when nothing is masked"),
+            "eager calls run without the mask passes when nothing is masked (the encoder's drop_full_mask)"),
     Allowed("attention.py", ("(batch, heads, seq_len, _) =", "(att_span, workspace) ="),
             ("seq_len =", "att_span =", "# a Python int when the length is static", "att_span ="),
             "torch's span is a Python int and the workspace comes with it; Keras' span is a tensor, static when the "
@@ -187,11 +190,11 @@ ALLOWED: List[Allowed] = [
             "torch projects afresh only when a gradient can reach the tables or something traces the model; "
             "otherwise it keeps them (ONE_SIDED above)"),
     Allowed("attention.py",
-            ("return", "key =", "if", "self._relative_tables =", "# free the stale tables before projecting the new ones",
+            ("return", "device =", "autocast =", "# the tables' dtype", "key =", "if", "self._relative_tables =", "# free the stale tables before projecting the new ones",
              "with", "# ordinary tensors, usable outside inference mode", "tables =",
              "# The aliases keep the weights' storage alive, so no new weight can reuse an address in the key.",
              "self._relative_tables =", "start =", "# the reversed table's window is the same slice"),
-            (), "(the kept tables, keyed by the weights: torch only, see ONE_SIDED above)"),
+            (), "(the kept tables, keyed by the weights and the autocast dtype: torch only, see ONE_SIDED above)"),
     Allowed("attention.py", ("self.q_bias =", "self.v_bias ="), (),
             "torch creates q_bias / v_bias in __init__, Keras in build() (after the sublayers)"),
     Allowed("attention.py", (), ("self.q_bias =", "self.v_bias ="), "(the other half of the entry above)"),
@@ -236,6 +239,7 @@ ALLOWED: List[Allowed] = [
     Allowed("encoder.py",
             ("# Torch only: eager calls share one set of attention buffers across the layers (see scratch()).",
              "eager ="), (), "the eager buffer workspace (attention.scratch, ONE_SIDED above)"),
+    Allowed("encoder.py", ("attention_mask =",), (), "(drop_full_mask, ONE_SIDED above; forward and the decoder)"),
     # ---- heads.py
     Allowed("heads.py", (), ("self.vocab_size =",),
             "the MLM bias: an nn.Parameter sized in __init__ in torch, a Keras weight sized in build()"),

@@ -13,6 +13,12 @@ from conftest import ATOL_FP32, make_config
 from torch_helpers import max_diff, random_model, reference_twin, torch_inputs, valid_rows
 
 
+# bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 2e-3 per op): the kept and the uncached paths round at
+# different points (whole table vs window projection, the fused term vs autograd's ops), so their outputs of
+# order 1 agree to a few roundings (3.9e-3 seen), not bit for bit; an fp32 table served to a bf16 call fails.
+ATOL_BF16 = 1e-2
+
+
 def _model(variant="rel_both", seed=0, **overrides):
     return random_model("DebertaModel", make_config(variant, **overrides), seed)
 
@@ -91,6 +97,25 @@ def test_dtype_moves_and_mode_switches_drop_the_tables():
         got = model(**inputs).last_hidden_state
     assert got.dtype == torch.float64 and _tables(model)[2][0].dtype == torch.float64
     assert max_diff(got, _reference_output(model, inputs)) <= ATOL_FP32
+
+
+def test_autocast_calls_and_plain_calls_never_share_tables():
+    """Tables projected under bf16 autocast are bf16: a plain fp32 call after one (and the reverse) projects its
+    own instead of failing on, or computing with, the other precision's."""
+    model = _model()
+    inputs = torch_inputs(model.config)
+    with torch.inference_mode():
+        plain = model(**inputs).last_hidden_state
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(**inputs).last_hidden_state
+        again = model(**inputs).last_hidden_state
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low_again = model(**inputs).last_hidden_state
+    assert torch.equal(plain, again) and torch.equal(low, low_again)
+    assert max_diff(plain, _reference_output(model, inputs)) <= ATOL_FP32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reference_low = _reference_output(model, inputs)
+    assert max_diff(low, reference_low) <= ATOL_BF16
 
 
 def test_no_tables_kept_while_a_gradient_can_reach_them():
@@ -177,3 +202,20 @@ def test_unmasked_batches_skip_the_mask_and_match_the_masked_path():
         exact = model(**inputs, output_attentions=True).last_hidden_state  # the eager path always masks
     assert torch.equal(plain, fully_visible)
     assert max_diff(plain, exact) <= ATOL_FP32
+
+
+def test_the_encoder_checks_the_mask_once_and_the_layers_get_none_when_nothing_is_masked():
+    model = _model()
+    seen = []
+    for layer in model.encoder.layer:
+        layer.register_forward_pre_hook(lambda module, args: seen.append(args[1]))
+    visible, padded = torch_inputs(model.config, lengths=(9, 9)), torch_inputs(model.config, lengths=(9, 4))
+    with torch.no_grad():
+        model(**visible)
+        assert seen and all(mask is None for mask in seen)
+        seen.clear()
+        model(**padded)
+        assert seen and all(mask is not None and not bool(mask.all()) for mask in seen)
+        seen.clear()
+        model(**visible, output_attentions=True)  # the exact path masks
+        assert seen and all(mask is not None for mask in seen)
