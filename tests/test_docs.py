@@ -59,7 +59,7 @@ EXPECTED_BLOCKS = {
     "docs/serving.md": 3,
     "docs/finetuning.md": 11,
     "docs/distributed.md": 2,
-    "docs/mixed_precision.md": 3,
+    "docs/mixed_precision.md": 4,
     "docs/lora.md": 7,
 }
 
