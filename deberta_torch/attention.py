@@ -290,12 +290,14 @@ class DisentangledSelfAttention(nn.Module):
         return tuple(None if t is None else t[:, :, start : start + 2 * att_span] for t in self._relative_tables[2])
 
     def relative_weights(self, rel_embeddings: torch.Tensor) -> list:
-        """Every tensor the projected relative-position tables are computed from."""
+        """Every tensor the projected relative-position tables are computed from: the relative embeddings and every
+        parameter and buffer of the projections, so a wrapper's own weights (a PEFT LoRA adapter's factors on
+        pos_proj, ...) count as well as the wrapped layer's."""
         weights = [rel_embeddings]
         if "c2p" in self.pos_att_type:
-            weights.append(self.pos_proj.weight)
+            weights += [*self.pos_proj.parameters(), *self.pos_proj.buffers()]
         if "p2c" in self.pos_att_type:
-            weights += [self.pos_q_proj.weight, self.pos_q_proj.bias]
+            weights += [*self.pos_q_proj.parameters(), *self.pos_q_proj.buffers()]
         return weights
 
     def project_relative(self, rel_embeddings: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:

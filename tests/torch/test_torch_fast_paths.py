@@ -118,6 +118,26 @@ def test_autocast_calls_and_plain_calls_never_share_tables():
     assert max_diff(low, reference_low) <= ATOL_BF16
 
 
+def test_adapter_weights_on_the_projections_count_as_the_tables_weights():
+    """LoRA on pos_proj / pos_q_proj with the base frozen, trained in eval mode (no dropout): the adapter's factors
+    get their gradient (no kept table cuts them off), and after each step the next inference call recomputes."""
+    peft = pytest.importorskip("peft")
+    model = peft.get_peft_model(_model(), peft.LoraConfig(r=2, target_modules=["pos_proj", "pos_q_proj"],
+                                                          init_lora_weights=False))
+    model.eval()
+    inputs = torch_inputs(model.config)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    for _ in range(2):
+        with torch.inference_mode():
+            got = model(**inputs).last_hidden_state
+        assert max_diff(got, _reference_output(model, inputs)) <= ATOL_FP32
+        model(**inputs).last_hidden_state.pow(2).mean().backward()
+        factor = model.base_model.model.encoder.layer[0].attention.self.pos_proj.lora_A["default"].weight
+        assert factor.grad is not None and bool(factor.grad.abs().sum() > 0)
+        optimizer.step()
+        optimizer.zero_grad()
+
+
 def test_no_tables_kept_while_a_gradient_can_reach_them():
     model = _model()
     inputs = torch_inputs(model.config)
