@@ -5,19 +5,14 @@ the metrics are computed right (hand-checked)."""
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from e2e_scripts import refusal, run_module
 from examples import common
 from examples.tasks import mlm
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TIMEOUT_S = 600
 TINY_RUN = ["--model", "deberta-tiny", "--max-length", "24", "--batch-size", "8", "--max-train-samples", "24",
             "--max-eval-samples", "12", "--quiet"]
 VOCAB = 50265  # the deberta-base tokenizer's, which the presets use
@@ -28,11 +23,7 @@ LOSS_DROP_NATS = 2.0
 
 
 def _script(*args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-m", "examples.pretrain_mlm", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return common.parse_result(done.stdout)
+    return common.parse_result(run_module("examples.pretrain_mlm", *args).stdout)
 
 
 @pytest.mark.parametrize("framework", ["torch", "keras"])
@@ -100,20 +91,14 @@ def test_training_batches_are_masked_per_batch_and_held_out_masks_are_fixed():
 
 
 def test_bad_flags_are_refused():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "examples.pretrain_mlm", "--framework", "torch",
-                           "--mlm-probability", "1.5"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "--mlm-probability must be in (0, 1), got 1.5" in done.stderr
+    stderr = refusal("examples.pretrain_mlm", "--framework", "torch", "--mlm-probability", "1.5")
+    assert "--mlm-probability must be in (0, 1), got 1.5" in stderr
 
 
 def test_make_pretrain_pipeline_at_tiny_size(tmp_path):
     # `make pretrain`: pretrain, then fine-tune from that checkpoint and from scratch, and compare.
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-m", "examples.pretrain_compare", "--model", "deberta-tiny",
-                           "--pretrain-steps", "2", "--finetune-steps", "2", "--max-length", "24",
-                           "--output-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_module("examples.pretrain_compare", "--model", "deberta-tiny", "--pretrain-steps", "2",
+                      "--finetune-steps", "2", "--max-length", "24", "--output-dir", str(tmp_path))
     comparison = json.loads((tmp_path / "comparison.json").read_text())
     assert comparison["pretrain"]["steps"] == 2 and comparison["finetune_steps"] == 2
     for name in ("from-pretrained", "from-scratch"):
