@@ -98,7 +98,19 @@ def _same_file_content(a: str, b: str) -> bool:
 # ---------------------------------------------------------------------------------------------------- results
 @dataclass
 class ConversionResult:
-    """What a file-level conversion did."""
+    """What a file-level conversion did.
+
+    Attributes:
+        source: the checkpoint read (its path, format, config and architecture).
+        dst: the output folder (absolute).
+        written: the paths of the files written into ``dst``.
+        tensors: how many tensors were converted.
+        ignored: tolerated source names that were dropped (tied copies, unused tables; see
+            ``weight_map.TORCH_TOLERATED``).
+        bytes_read: the size of the source weights.
+        parity: the ``conversion.parity.ParityReport`` when ``check`` ran, else None.
+        ok: True unless the parity check ran and failed.
+    """
 
     source: Source
     dst: str
@@ -162,12 +174,37 @@ def convert(
 ) -> ConversionResult:
     """Convert the checkpoint ``src`` (folder or weights file) into the folder ``dst`` in the format(s) ``to``.
 
-    ``to``: ``"torch"`` (model.safetensors), ``"tf"`` (tf_model.h5), ``"keras"`` (model.keras), or several.
-    ``check``: load source and result in their frameworks and compare outputs (``conversion.parity``) before
-    anything is moved into ``dst``; a failed check leaves ``dst`` untouched and returns a result whose
-    ``ok`` is False; ``atol``, ``gradients``, ``grad_atol``, ``seed`` and ``seq_len`` are the check's (see
-    ``conversion.parity.check_checkpoints``). Raises ConversionError / WeightMapError for bad input, FileExistsError for files in
-    ``dst`` that would be overwritten without ``force``.
+    Every source name and shape is checked against the weight map before a byte is written; the output is staged and
+    moved into ``dst`` only when complete (and, with ``check``, checked).
+
+    Args:
+        src: a checkpoint folder, or one weights file whose folder holds config.json.
+        dst: the output folder (created if missing).
+        to: ``"torch"`` (model.safetensors), ``"tf"`` (tf_model.h5), ``"keras"`` (model.keras), or several (a
+            sequence, or a comma-separated str).
+        src_format: read this format of a folder that holds several (default: the loaders' order, preferring one not
+            of the target's family).
+        task: the head (``"model"``, ``"mlm"``, ``"seqcls"``, ``"tokcls"``, ``"qa"`` or an architecture name) when
+            config.json names none, or to override it.
+        force: replace files in ``dst`` that would be overwritten.
+        check: load source and result in their frameworks and compare outputs (``conversion.parity``) before anything
+            is moved into ``dst``; a failed check leaves ``dst`` untouched and returns a result whose ``ok`` is
+            False.
+        atol: the check's output tolerance (default ``ATOL_FP32``).
+        gradients: the check compares the gradients of the loss too.
+        grad_atol: the check's gradient tolerance (default ``GRAD_ATOL_FP32``).
+        seed: the seed of the check's batch (``make_batch``).
+        seq_len: the sequence length of the check's batch.
+        progress: show progress bars on stderr.
+
+    Returns:
+        What was written, read and (with ``check``) measured.
+
+    Raises:
+        ConversionError: an unknown target or task, a missing or unreadable source, or an output that is a file or
+            the source itself.
+        WeightMapError: source names or shapes that do not fit the weight map (all of them at once).
+        FileExistsError: files in ``dst`` that would be overwritten without ``force``.
     """
     targets = _parse_targets(to)
     families = {TARGETS[t][1] for t in targets}
@@ -265,7 +302,21 @@ def convert(
 # ---------------------------------------------------------------------------------------------------- by argument type
 def torch_to_tf(src, dst: Optional[str] = None, *, to: Any = ("tf",), **kwargs):
     """In memory: a deberta_torch model -> its deberta_tf twin. Files: ``convert(src, dst, to=to, ...)`` from a
-    torch-format checkpoint (``to`` may be ``"tf"``, ``"keras"`` or both)."""
+    torch-format checkpoint.
+
+    Args:
+        src: a deberta_torch model, or a checkpoint folder / weights file.
+        dst: the output folder (files only; omit it for a model).
+        to: ``"tf"``, ``"keras"`` or both (files only).
+        **kwargs: ``convert``'s other options (files only).
+
+    Returns:
+        The TF model (in memory), or ``convert``'s ``ConversionResult``.
+
+    Raises:
+        TypeError: a model with ``dst`` or file options, or a folder without ``dst``.
+        ConversionError: a ``to`` other than tf / keras, and as ``convert``.
+    """
     if is_model(src, "torch"):
         if dst is not None or kwargs:
             raise TypeError("torch_to_tf(model) converts in memory and takes no dst or file options")
@@ -280,7 +331,19 @@ def torch_to_tf(src, dst: Optional[str] = None, *, to: Any = ("tf",), **kwargs):
 
 def tf_to_torch(src, dst: Optional[str] = None, **kwargs):
     """In memory: a deberta_tf model -> its deberta_torch twin. Files: ``convert(src, dst, to="torch", ...)`` from a
-    tf_model.h5 / .keras checkpoint."""
+    tf_model.h5 / .keras checkpoint.
+
+    Args:
+        src: a deberta_tf model, or a checkpoint folder / weights file.
+        dst: the output folder (files only; omit it for a model).
+        **kwargs: ``convert``'s other options (files only).
+
+    Returns:
+        The torch model (in memory), or ``convert``'s ``ConversionResult``.
+
+    Raises:
+        TypeError: a model with ``dst`` or file options, or a folder without ``dst``.
+    """
     if is_model(src, "tf"):
         if dst is not None or kwargs:
             raise TypeError("tf_to_torch(model) converts in memory and takes no dst or file options")

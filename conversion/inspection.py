@@ -21,6 +21,16 @@ def inspect_checkpoint(path: str, *, task: Optional[str] = None) -> Dict[str, An
 
     Framework-free for safetensors, h5 and .keras (read from the archive's weights with h5py); a ``.bin`` needs
     torch. Tolerated extras (tied copies, unused tables) are counted apart from the parameters.
+
+    Args:
+        path: a checkpoint folder, or one weights file in it.
+        task: the head, when config.json names none or to override it (without either the architecture is None and
+            tolerated extras are not told apart).
+
+    Returns:
+        A JSON-ready dict: ``path``, ``format``, ``weights_file``, ``other_formats``, ``architecture``, ``config``
+        (the shape fields), ``tensors``, ``parameters``, ``ignored_extras``, ``dtypes`` (dtype -> tensor count) and
+        ``size_bytes``.
     """
     path = os.fspath(path)
     # A folder whose config names no architecture is still inspected (architecture unknown); a lone file too.

@@ -200,7 +200,19 @@ class ParityEntry:
 
 @dataclass
 class ParityReport:
-    """Max |a - b| per named output (and gradient), judged against ``atol``."""
+    """Max |a - b| per named output (and gradient), judged against ``atol``.
+
+    Attributes:
+        label_a: what side A is (in the text).
+        label_b: what side B is.
+        entries: one ``ParityEntry`` per compared output or gradient (``grad:<weight>``).
+        atol: the outputs' tolerance.
+        grad_atol: the gradients' tolerance (None when none were compared).
+        precision: the matmul precision settings in force during the runs (``full_fp32``).
+        inputs: the shape of each input of the batch.
+        passed: something was compared and every entry is within its tolerance.
+        failures: the entries over their tolerance.
+    """
 
     label_a: str
     label_b: str
@@ -223,10 +235,18 @@ class ParityReport:
         return {e.name: e.max_abs_diff for e in self.entries}
 
     def worst(self, gradients: bool = False) -> Optional[ParityEntry]:
+        """The entry with the largest difference, among the outputs or (``gradients``) the gradients; None if none.
+
+        Args:
+            gradients: look at the gradient entries instead of the outputs.
+        """
         pool = [e for e in self.entries if e.is_gradient == gradients]
         return max(pool, key=lambda e: e.max_abs_diff) if pool else None
 
     def as_dict(self) -> Dict[str, Any]:
+        """The report as a JSON-ready dict: labels, verdict, tolerances, every difference, the failures, precision and
+        input shapes (``deberta-convert check --json`` prints it).
+        """
         return {
             "a": self.label_a, "b": self.label_b, "passed": self.passed, "atol": self.atol, "grad_atol": self.grad_atol,
             "diffs": self.diffs(), "failures": [e.name for e in self.failures], "precision": self.precision,
@@ -234,6 +254,12 @@ class ParityReport:
         }
 
     def to_text(self, verbose: bool = False) -> str:
+        """The report for a terminal: the verdict, the worst output and gradient, the input shapes and the entries over
+        tolerance.
+
+        Args:
+            verbose: list every entry, not only those over tolerance.
+        """
         outputs = [e for e in self.entries if not e.is_gradient]
         grads = [e for e in self.entries if e.is_gradient]
         verdict = "PASSED" if self.passed else "FAILED"
@@ -301,7 +327,27 @@ def compare_models(
     seq_len: Optional[int] = None, label_a: Optional[str] = None, label_b: Optional[str] = None,
     progress: bool = False,
 ) -> ParityReport:
-    """Run both models (torch or TF, in any pairing) on ``batch`` (default: ``make_batch`` of model_a's config)."""
+    """Run both models (torch or TF, in any pairing) on one batch, in full fp32, and compare every output.
+
+    Args:
+        model_a: a deberta_torch or deberta_tf model.
+        model_b: the same head, in either framework.
+        batch: NumPy inputs (and labels) by name, [b, s]; default ``make_batch`` of model_a's config.
+        atol: the outputs' tolerance.
+        grad_atol: the gradients' tolerance (default ``GRAD_ATOL_FP32``).
+        gradients: also compare the gradient of the loss for every weight (a bare model: a fixed surrogate loss).
+        seed: the seed of the default batch.
+        seq_len: the sequence length of the default batch.
+        label_a: what to call model_a in the report (default its framework and class).
+        label_b: what to call model_b.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The report (``passed``, the differences, ``to_text()``).
+
+    Raises:
+        ValueError: the two models are different heads.
+    """
     arch = normalize_architecture(type(model_a).__name__)
     if normalize_architecture(type(model_b).__name__) != arch:
         raise ValueError(f"cannot compare a {type(model_a).__name__} with a {type(model_b).__name__}: different heads")
@@ -340,8 +386,22 @@ def check_checkpoints(
 ) -> ParityReport:
     """Parity between two existing checkpoints (any formats; same or different frameworks).
 
-    ``config`` / ``task`` apply to both (default: each checkpoint's own config.json). ``names`` are the labels
-    in the report (default: the paths).
+    Args:
+        path_a: a checkpoint folder or weights file.
+        path_b: another one.
+        task: the head of both, when their config.json names none or to override it.
+        config: the configuration of both (default: each checkpoint's own config.json).
+        atol: the outputs' tolerance.
+        grad_atol: the gradients' tolerance (default ``GRAD_ATOL_FP32``).
+        gradients: also compare the gradients of the loss.
+        batch: NumPy inputs by name, [b, s]; default ``make_batch`` of the first model's config.
+        seed: the seed of the default batch.
+        seq_len: the sequence length of the default batch.
+        progress: show a progress bar on stderr.
+        names: the labels of the two in the report (default: the paths).
+
+    Returns:
+        The report, as ``compare_models``.
     """
     model_a = load_checkpoint_model(path_a, task=task, config=config)
     model_b = load_checkpoint_model(path_b, task=task, config=config)

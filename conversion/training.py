@@ -246,7 +246,28 @@ def _relative_diff(a: float, b: float) -> float:
 @dataclass
 class TrainingReport(ParityReport):
     """``compare_training``'s result: entries ``loss.<step>`` (relative difference, against ``rtol``),
-    ``initial_weights`` and ``weight:<torch key>`` (final weights, max |diff| against ``weight_atol``)."""
+    ``initial_weights`` and ``weight:<torch key>`` (final weights, max |diff| against ``weight_atol``).
+
+    Attributes:
+        label_a: what side A is.
+        label_b: what side B is.
+        entries: the ``loss.<step>``, ``initial_weights`` and ``weight:<key>`` entries.
+        atol: the final weights' tolerance (``weight_atol``).
+        grad_atol: unused here (None).
+        precision: the matmul precision settings in force (``full_fp32``).
+        inputs: unused here (the batches are described by ``batches``).
+        rtol: the losses' relative tolerance.
+        steps: the number of training steps.
+        optimizer: model_a's optimizer, described.
+        optimizer_b: model_b's, when it differs on purpose.
+        losses_a: model_a's loss at each step (before that step's update).
+        losses_b: model_b's.
+        seconds: training time of each side.
+        batches: which batches were used.
+        loss_rel_diffs: the relative loss difference at each step.
+        failed_steps: the steps whose losses differ by more than ``rtol``.
+        first_failed_step: the first of them, or None.
+    """
 
     rtol: float = TRAIN_RTOL
     steps: int = 0
@@ -271,6 +292,7 @@ class TrainingReport(ParityReport):
         return min(steps) if steps else None
 
     def max_loss_rel_diff(self) -> Tuple[float, Optional[int]]:
+        """The largest relative loss difference and its step; (0.0, None) when no step ran."""
         diffs = self.loss_rel_diffs
         if not diffs:
             return 0.0, None
@@ -278,6 +300,7 @@ class TrainingReport(ParityReport):
         return diffs[step], step
 
     def max_weight_diff(self) -> Tuple[float, Optional[str]]:
+        """The largest final-weight difference and its torch key; (0.0, None) when no weight was compared."""
         pool = [e for e in self.entries if e.name.startswith("weight:")]
         if not pool:
             return 0.0, None
@@ -285,6 +308,9 @@ class TrainingReport(ParityReport):
         return worst.max_abs_diff, worst.name[len("weight:"):]
 
     def as_dict(self) -> Dict[str, Any]:
+        """The report as a JSON-ready dict: labels, verdict, optimizer, losses and their differences, the worst weight,
+        failures, timings and precision.
+        """
         loss_diff, loss_step = self.max_loss_rel_diff()
         weight_diff, weight_key = self.max_weight_diff()
         return {
@@ -298,6 +324,11 @@ class TrainingReport(ParityReport):
         }
 
     def to_text(self, verbose: bool = False) -> str:
+        """The report for a terminal: verdict, optimizer, loss curves, the worst weight, timings and the failures.
+
+        Args:
+            verbose: list every entry, not only the failures.
+        """
         verdict = "PASSED" if self.passed else "FAILED"
         lines = [f"training parity {verdict}: {self.label_a}  vs  {self.label_b}"]
         lines.append(f"  optimizer: {self.optimizer}" + (f"  (B: {self.optimizer_b})" if self.optimizer_b else ""))
@@ -354,21 +385,48 @@ def compare_training(
 ) -> TrainingReport:
     """Training parity: train ``model_a`` and ``model_b`` side by side, step by step, and compare.
 
-    ``model_b`` defaults to ``model_a``'s twin in the other framework, converted through the weight map (so both
-    start from the same weights; a given ``model_b`` starts from its own, and the report's ``initial_weights``
-    entry says how far they are from ``model_a``'s). Both are trained **in place**. Dropout is off (torch eval
-    mode, Keras ``training=False``; gradients flow as usual). Both see the same batches in the same order:
-    ``batches`` (``steps`` defaults to its length), else ``make_batch(config, arch, batch_size, seq_len,
-    seed=seed + step)`` for each step (padding, token types, labels). Each framework runs its own optimizer with
-    the same semantics (``OptimizerSpec``: ``optimizer`` "sgd" / "adamw" with the keyword hyper-parameters, or a
-    spec). ``optimizer_b`` is for showing what a mismatch looks like: model_b's own spec, or a mapping of fields
-    changed from model_a's (``{"learning_rate": 2e-3}``).
+    Both are trained **in place**, with dropout off (torch eval mode, Keras ``training=False``; gradients flow as
+    usual), on the same batches in the same order, inside ``full_fp32()``. The report: ``loss.<step>`` = |loss_a -
+    loss_b| / max(|loss_a|, |loss_b|) (the loss each model computed before that step's update) against ``rtol``;
+    ``weight:<torch key>`` = max |a - b| of the final weights (TF weights mapped to the torch layout) against
+    ``weight_atol``.
 
-    The report: ``loss.<step>`` = |loss_a - loss_b| / max(|loss_a|, |loss_b|) (the loss each model computed before
-    that step's update) against ``rtol``; ``weight:<torch key>`` = max |a - b| of the final weights (TF weights
-    mapped to the torch layout) against ``weight_atol``. Runs inside ``full_fp32()``. When a torch model trains
-    next to a TF one, torch runs ``torch_threads`` intra-op threads meanwhile (restored afterwards; None leaves
-    the setting alone): the two frameworks' thread pools otherwise contend for the cores every step.
+    Args:
+        model_a: a deberta_torch or deberta_tf model.
+        model_b: the same head in either framework; default ``model_a``'s twin in the other framework, converted
+            through the weight map (so both start from the same weights; a given ``model_b`` starts from its own, and
+            the report's ``initial_weights`` entry says how far they are from ``model_a``'s).
+        batches: NumPy batches by name ([b, s] inputs and labels), one per step; default ``make_batch(config, arch,
+            batch_size, seq_len, seed=seed + step)`` for each step (padding, token types, labels).
+        steps: how many steps; default the number of ``batches``, else ``DEFAULT_TRAIN_STEPS``.
+        optimizer: ``"sgd"`` or ``"adamw"`` (with the keyword hyper-parameters below), or an ``OptimizerSpec``; each
+            framework runs its own optimizer with the same semantics.
+        learning_rate: default ``DEFAULT_LEARNING_RATES[optimizer]``.
+        momentum: SGD momentum.
+        weight_decay: SGD: L2 (torch) / decoupled (Keras), the same update without momentum; AdamW: decoupled.
+        betas: AdamW's moment decay rates.
+        eps: AdamW's epsilon, in torch's convention.
+        epsilon_convention: ``"torch"``: the Keras side uses torch's epsilon exactly (the same formula); ``"keras"``:
+            the stock Keras AdamW with ``epsilon=eps`` (see ``OptimizerSpec``).
+        optimizer_b: for showing what a mismatch looks like: model_b's own spec, or a mapping of fields changed from
+            model_a's (``{"learning_rate": 2e-3}``).
+        rtol: the losses' relative tolerance.
+        weight_atol: the final weights' tolerance.
+        seed: the seed of the first generated batch.
+        batch_size: b of the generated batches.
+        seq_len: s of the generated batches.
+        label_a: what to call model_a in the report.
+        label_b: what to call model_b.
+        torch_threads: torch's intra-op threads while a torch model trains next to a TF one (restored afterwards;
+            None leaves the setting alone): the two frameworks' thread pools otherwise contend for the cores.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The ``TrainingReport``.
+
+    Raises:
+        ValueError: ``model_b`` is ``model_a`` or another head, a bad optimizer setting, empty ``batches``, more
+            ``steps`` than batches, or a bad ``steps`` / ``batch_size``.
     """
     from dataclasses import replace
 

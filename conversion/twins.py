@@ -49,7 +49,14 @@ def model_class(framework: str, architecture: str):
 
 # ---------------------------------------------------------------------------------------------------- in memory
 def torch_model_to_tf(model):
-    """A deberta_torch model -> the deberta_tf twin of the same class and config, weights copied via the map."""
+    """A deberta_torch model -> the deberta_tf twin of the same class and config, weights copied via the map.
+
+    Args:
+        model: a deberta_torch model (``DebertaModel`` or a head).
+
+    Returns:
+        The TF twin, built, with the same weights.
+    """
     from deberta_tf.io import assign_weights
     from deberta_torch.io import model_weights
 
@@ -63,7 +70,14 @@ def torch_model_to_tf(model):
 
 
 def tf_model_to_torch(model):
-    """A deberta_tf model -> the deberta_torch twin of the same class and config, weights copied via the map."""
+    """A deberta_tf model -> the deberta_torch twin of the same class and config, weights copied via the map.
+
+    Args:
+        model: a deberta_tf model (``TFDebertaModel`` or a head).
+
+    Returns:
+        The torch twin, in eval mode, with the same weights.
+    """
     import torch
 
     from deberta_tf.io import model_weights
@@ -83,9 +97,22 @@ def tf_model_to_torch(model):
 def load_checkpoint_model(path: str, *, task: Optional[str] = None, config: Optional[DebertaConfig] = None):
     """Load a checkpoint (folder or weights file, any format) into the framework its format belongs to.
 
-    torch formats -> deberta_torch (``from_pretrained``), tf_model.h5 -> deberta_tf (``from_pretrained``),
-    .keras -> deberta_tf (``keras.saving.load_model``). When the folder holds a format its loader would prefer
-    over the one named, the named file is read through ``conversion.sources``' readers instead.
+    torch formats -> deberta_torch (``from_pretrained``), tf_model.h5 -> deberta_tf (``from_pretrained``), .keras ->
+    deberta_tf (``keras.saving.load_model``). When the folder holds a format its loader would prefer over the one
+    named, the named file is read through ``conversion.sources``' readers instead.
+
+    Args:
+        path: a checkpoint folder, or one weights file in it.
+        task: the head (``"mlm"``, ``"seqcls"``, ... or an architecture name) when config.json names none, or to
+            override it.
+        config: use this configuration instead of the checkpoint's config.json.
+
+    Returns:
+        The model (a deberta_torch or a deberta_tf one).
+
+    Raises:
+        ValueError: a .keras file that holds another head than the one asked for; and the source and loading errors
+            (``ConversionError``, ``CheckpointLoadError``).
     """
 
     source = resolve_source(path, task=task, config=config)

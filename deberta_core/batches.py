@@ -25,9 +25,27 @@ def make_batch(
     seq_len: Optional[int] = None, seed: int = DEFAULT_SEED, labels: bool = True,
     lengths: Optional[Sequence[int]] = None,
 ) -> Dict[str, np.ndarray]:
-    """A seeded batch: every row but the first right-padded, token types where the config has them, and the
-    labels of the architecture's loss (padding ignored). ``lengths`` gives each row's number of valid tokens
-    instead (the batch is then ``len(lengths)`` rows of ``max(lengths)``; 0 is a fully padded row)."""
+    """A seeded batch for tests and benchmarks: random token ids, every row but the first right-padded, token types
+    where the config has them, and the labels of the architecture's loss (padding ignored).
+
+    Args:
+        config: the model's configuration (vocabulary, pad id, type vocabulary, labels).
+        architecture: the model class name, with or without the ``TF`` prefix (``"DebertaForMaskedLM"``).
+        batch_size: b, the number of rows.
+        seq_len: s; default ``min(DEFAULT_SEQ_LEN, max_position_embeddings)``; from 2 to max_position_embeddings.
+        seed: the NumPy generator's seed: the same arguments give the same batch.
+        labels: add the labels (``make_labels``).
+        lengths: each row's number of valid tokens instead (the batch is then ``len(lengths)`` rows of
+            ``max(lengths)``; 0 is a fully padded row); overrides ``batch_size`` and ``seq_len``.
+
+    Returns:
+        NumPy int64 arrays by name: ``input_ids``, ``attention_mask`` (and ``token_type_ids``) [b, s], plus the
+        labels (``make_labels``).
+
+    Raises:
+        ValueError: an unknown architecture, a bad ``seq_len``, or ``lengths`` with a negative value or no row of 1
+            or more.
+    """
     arch = normalize_architecture(architecture)
     rng = np.random.default_rng(seed)
     if lengths is not None:
@@ -60,7 +78,23 @@ def make_batch(
 
 def make_labels(config: DebertaConfig, architecture: str, attention_mask: np.ndarray, rng: np.random.Generator,
                 input_ids: np.ndarray) -> Dict[str, np.ndarray]:
-    """Labels for the loss of ``architecture`` (none for DebertaModel)."""
+    """Labels for the loss of ``architecture`` (none for DebertaModel), at the valid positions.
+
+    Args:
+        config: the model's configuration (``num_labels``, ``problem_type``).
+        architecture: the model class name, with or without the ``TF`` prefix.
+        attention_mask: the batch's 0/1 mask [b, s]; padding gets no label.
+        rng: the NumPy generator to draw from.
+        input_ids: the batch's token ids [b, s] (the masked-LM targets).
+
+    Returns:
+        ``{"labels": ...}``: masked LM int64 [b, s] (-100 where not predicted); token classification int64 [b, s];
+        sequence classification int64 [b], float32 [b] or [b, num_labels] (regression), or 0/1 float32 [b,
+        num_labels] (multi-label). QA: ``start_positions`` and ``end_positions`` int64 [b]. DebertaModel: ``{}``.
+
+    Raises:
+        ValueError: an unknown architecture.
+    """
     arch = normalize_architecture(architecture)
     b, s = attention_mask.shape
     valid = attention_mask == 1

@@ -366,6 +366,20 @@ class DebertaConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **overrides: Any) -> "DebertaConfig":
+        """A config from a mapping of field names to values (``to_dict``'s form, or a config.json's), with fields
+        overridden by keyword. Overriding ``num_labels`` without ``id2label`` drops the mapping's label names;
+        overriding ``id2label`` recomputes ``label2id`` and ``num_labels`` from it.
+
+        Args:
+            data: the fields; a ``model_type`` other than ``"deberta"`` is refused.
+            **overrides: fields to set instead of ``data``'s.
+
+        Returns:
+            The config (validated as the constructor validates).
+
+        Raises:
+            ValueError: ``data`` is not a mapping, names another ``model_type``, or holds an invalid value.
+        """
         if not isinstance(data, Mapping):
             raise ValueError(f"a config must be a mapping of field names to values, got {type(data).__name__}")
         merged = dict(data)
@@ -383,10 +397,21 @@ class DebertaConfig:
         return cls(**merged)
 
     def to_json_string(self) -> str:
+        """The config as config.json holds it: ``to_dict()`` as indented JSON, with a final newline."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> str:
-        """Write ``config.json`` into ``save_directory`` (created if needed); return its path."""
+        """Write ``config.json`` into ``save_directory`` (created if needed), atomically; return its path.
+
+        Args:
+            save_directory: the folder.
+
+        Returns:
+            The path of the written config.json.
+
+        Raises:
+            ValueError: ``save_directory`` is a file.
+        """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
@@ -398,6 +423,20 @@ class DebertaConfig:
 
     @classmethod
     def from_json_file(cls, path: Union[str, os.PathLike], **overrides: Any) -> "DebertaConfig":
+        """Read a config.json. Keys this package does not use are kept (and written back); they are logged once as a
+        warning, since a misspelt field would otherwise fall back to its default silently.
+
+        Args:
+            path: the JSON file.
+            **overrides: fields to set instead of the file's (as ``from_dict``).
+
+        Returns:
+            The config.
+
+        Raises:
+            FileNotFoundError: there is no file at ``path``.
+            ValueError: the file is not valid JSON, or holds an invalid config.
+        """
         path = os.fspath(path)
         try:
             with open(path, encoding="utf-8") as handle:
@@ -420,8 +459,17 @@ class DebertaConfig:
     def from_pretrained(cls, path_or_id: Union[str, os.PathLike], **kwargs: Any) -> "DebertaConfig":
         """Load from a ``config.json`` path, a folder holding one, or (with the [hub] extra) a hub id.
 
-        Keyword arguments that name config fields override the file's values; ``cache_dir``, ``revision``,
-        ``token`` and ``local_files_only`` are passed to the hub resolver.
+        Args:
+            path_or_id: a config.json file, a checkpoint folder, or a hub id ``owner/name``.
+            **kwargs: config fields to override the file's values (``num_labels=3``); ``cache_dir``, ``revision``,
+                ``token`` and ``local_files_only`` are passed to the hub resolver.
+
+        Returns:
+            The config.
+
+        Raises:
+            TypeError: a keyword that is neither a config field nor a hub option (the message names the closest one).
+            FileNotFoundError: no config.json where ``path_or_id`` points.
         """
         path = os.fspath(path_or_id)
         check_keywords([k for k in kwargs if k not in HUB_KWARGS], override_keywords(_json_keys(path)),

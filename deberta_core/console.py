@@ -44,9 +44,11 @@ def quiet_startup(verbose: bool = False) -> None:
 
     Default: ``TF_CPP_MIN_LOG_LEVEL=2`` (errors only); while ``tensorflow`` is first imported (and its devices
     found), its native INFO/WARNING lines and the CUDA-probing errors of a machine without a GPU are dropped from
-    stderr, every other line is passed on. ``verbose``: ``TF_CPP_MIN_LOG_LEVEL=0`` and nothing is filtered.
-    Child processes inherit the level (the demo's deberta-convert runs). When the user set
-    ``TF_CPP_MIN_LOG_LEVEL`` themselves, TensorFlow's logging is left to it.
+    stderr, every other line is passed on. Child processes inherit the level (the demo's deberta-convert runs). When
+    the user set ``TF_CPP_MIN_LOG_LEVEL`` themselves, TensorFlow's logging is left to it.
+
+    Args:
+        verbose: ``TF_CPP_MIN_LOG_LEVEL=0`` and nothing is filtered (the entry points' ``-v``).
     """
     level = os.environ.get(TF_LOG_LEVEL)
     if level is not None and level != os.environ.get(LEVEL_CHOSEN_BY_US):

@@ -18,7 +18,14 @@ class CheckpointError(ValueError):
 
 
 class WeightMapError(ValueError):
-    """A conversion that would be partial: every missing, unexpected and shape-mismatched name at once."""
+    """A conversion that would be partial: every missing, unexpected and shape-mismatched name at once.
+
+    Args:
+        message: the text of the error (every name, as the raiser lists them).
+        missing: names the destination needs and the source lacks; kept as the attribute ``missing``.
+        unexpected: names the source holds and the destination has no place for (``unexpected``).
+        mismatched: ``(name, expected shape, got shape)`` of each weight whose shape differs (``mismatched``).
+    """
 
     def __init__(
         self,

@@ -292,7 +292,16 @@ def weight_file_names(folder: "os.PathLike | str", formats: Sequence[str]) -> Li
 
 @dataclass
 class CheckpointFiles:
-    """What a checkpoint folder holds. Paths are absolute; a format that is absent is not in ``weights``."""
+    """What a checkpoint folder holds. Paths are absolute; a format that is absent is not in ``weights``.
+
+    Attributes:
+        folder: the folder.
+        config: the path of its config.json, or None.
+        weights: format name (``"safetensors"``, ``"safetensors_sharded"``, ``"pytorch"``, ``"pytorch_sharded"``,
+            ``"tf_h5"``, ``"keras"``) -> the path of its file (the index file for shards).
+        tokenizer: file name -> path of each tokenizer file the folder holds.
+        formats: the weight formats present, in ``weights``' order.
+    """
 
     folder: str
     config: Optional[str] = None
@@ -304,8 +313,13 @@ class CheckpointFiles:
         return list(self.weights)
 
     def pick(self, formats: Sequence[str], logger=None) -> Optional[str]:
-        """The first of ``formats`` (a loader's order of preference) that the folder holds, or None. When it
-        holds several of them, which one is read is logged (INFO on ``logger``): the others are not compared."""
+        """The first of ``formats`` (a loader's order of preference) that the folder holds, or None. When it holds
+        several of them, which one is read is logged (INFO on ``logger``): the others are not compared.
+
+        Args:
+            formats: format names, most preferred first.
+            logger: where to log the choice; None logs nothing.
+        """
         found = [fmt for fmt in formats if fmt in self.weights]
         if len(found) > 1 and logger is not None:
             others = ", ".join(os.path.basename(self.weights[f]) for f in found[1:])
@@ -314,12 +328,26 @@ class CheckpointFiles:
         return found[0] if found else None
 
     def shard_files(self, fmt: str) -> List[str]:
-        """The shard files listed by a ``*_sharded`` index, checked to exist."""
+        """The shard files listed by a ``*_sharded`` index, checked to exist.
+
+        Args:
+            fmt: ``"safetensors_sharded"`` or ``"pytorch_sharded"`` (a format the folder holds).
+
+        Returns:
+            The shard paths, each once, sorted by name.
+
+        Raises:
+            FileNotFoundError: the index lists a file that is missing.
+        """
         return shard_files(self.weights[fmt])
 
 
 def scan_folder(folder: str) -> CheckpointFiles:
-    """Which checkpoint files ``folder`` holds (no reading beyond the directory listing)."""
+    """Which checkpoint files ``folder`` holds (no reading beyond the directory listing).
+
+    Args:
+        folder: the folder (made absolute).
+    """
     folder = os.path.abspath(folder)
     files = CheckpointFiles(folder=folder)
     config = os.path.join(folder, CONFIG_NAME)
@@ -382,8 +410,20 @@ def resolve_checkpoint(
 ) -> CheckpointFiles:
     """Resolve a local folder, or a hub id (``owner/name``, needs the [hub] extra), to its checkpoint files.
 
-    Raises FileNotFoundError listing what was looked for when the folder is missing or (with
-    ``require_weights``) holds no weights.
+    Args:
+        path_or_id: a checkpoint folder, or a hub id (tried when no such path exists).
+        require_weights: a folder without any weight file is an error.
+        cache_dir: the hub's download cache (hub ids only; default the hub client's).
+        revision: the hub branch, tag or commit.
+        token: the hub token (private repositories).
+        local_files_only: use only what the hub cache already holds (no download).
+
+    Returns:
+        The files the folder (or the downloaded snapshot) holds.
+
+    Raises:
+        FileNotFoundError: the path is a file, neither a folder nor a hub id, cannot be fetched, or (with
+            ``require_weights``) holds no weights; the message lists what was looked for.
     """
     path = os.fspath(path_or_id)
     if os.path.isdir(path):

@@ -102,12 +102,18 @@ class MLMMasker:
         mlm_probability: fraction of the maskable tokens selected per row (default 0.15).
         mask_replace_prob: fraction of the selected tokens replaced by the mask token (default 0.8).
         random_replace_prob: fraction replaced by a random token (default 0.1); the rest keep their id.
-        random_token_ids: the ids random replacements are drawn from (uniformly); default: every id in
-            ``[0, vocab_size)`` that is not special.
+        random_token_ids: the ids random replacements are drawn from (uniformly); default: every id in ``[0,
+            vocab_size)`` that is not special.
         whole_word_mask: select whole words (needs ``begins_word``/``ends_word``, or ``word_ids`` per batch).
-        begins_word / ends_word: bool arrays [vocab_size]: the token begins / ends with whitespace (see
-            :func:`whitespace_flags`; :meth:`from_tokenizer` fills them).
+        begins_word: bool array [vocab_size]: the token begins with whitespace (see :func:`whitespace_flags`;
+            :meth:`from_tokenizer` fills it).
+        ends_word: bool array [vocab_size]: the token ends with whitespace (as ``begins_word``).
         seed: seed of the masker's own ``numpy.random.Generator`` (None: fresh entropy).
+
+    Raises:
+        ValueError: an id outside ``[0, vocab_size)``, a probability outside [0, 1], ``mask_replace_prob +
+            random_replace_prob > 1``, special ids among ``random_token_ids``, or word flags of the wrong shape.
+        TypeError: ``whole_word_mask`` is not a bool.
     """
 
     def __init__(
@@ -181,10 +187,17 @@ class MLMMasker:
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Any, *, vocab_size: Optional[int] = None, **kwargs: Any) -> "MLMMasker":
-        """A masker for a DebertaTokenizer: its mask, padding and special ids; random tokens from its
-        vocabulary (minus specials); word boundaries from its byte-level tokens. ``vocab_size`` defaults to
-        the tokenizer's (pass the model's ``config.vocab_size`` when it is larger); other keyword arguments go
-        to the constructor."""
+        """A masker for a DebertaTokenizer: its mask, padding and special ids; random tokens from its vocabulary (minus
+        specials); word boundaries from its byte-level tokens.
+
+        Args:
+            tokenizer: the tokenizer (a ``DebertaTokenizer``).
+            vocab_size: default the tokenizer's; pass the model's ``config.vocab_size`` when it is larger.
+            **kwargs: the constructor's other arguments (``mlm_probability``, ``whole_word_mask``, ``seed``, ...).
+
+        Raises:
+            ValueError: ``vocab_size`` is smaller than the tokenizer's ids.
+        """
         vocab = tokenizer.get_vocab()
         vocab_size = len(tokenizer) if vocab_size is None else vocab_size
         if max(vocab.values()) >= vocab_size:
@@ -202,7 +215,13 @@ class MLMMasker:
     def maskable(self, input_ids: np.ndarray, attention_mask: Optional[np.ndarray] = None,
                  special_tokens_mask: Optional[np.ndarray] = None) -> np.ndarray:
         """Bool [b, s]: the tokens that may be selected (not special, mask or padding id; attention_mask 1;
-        special_tokens_mask 0)."""
+        special_tokens_mask 0).
+
+        Args:
+            input_ids: token ids [b, s] in ``[0, vocab_size)``.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; None: every position.
+            special_tokens_mask: 1 for a special token, [b, s] (added to the vocabulary's special ids); None: none.
+        """
         allowed = ~self._unmaskable[input_ids]
         if attention_mask is not None:
             allowed &= attention_mask != 0
@@ -221,9 +240,17 @@ class MLMMasker:
     ) -> Dict[str, np.ndarray]:
         """Mask one batch. Returns ``{'input_ids': masked ids, 'labels': original id or -100}`` (int64 [b, s]).
 
-        ``input_ids`` [b, s] integers (array, tensor or equal-length lists); ``attention_mask`` 1 = token,
-        0 = padding; ``special_tokens_mask`` 1 = special (added to the vocabulary's special ids);
-        ``word_ids`` [b, s] word index per token (-1 or None = none) for whole-word masking.
+        Args:
+            input_ids: token ids [b, s] (array, tensor or equal-length lists) in ``[0, vocab_size)``.
+            attention_mask: 1 for a token, 0 for padding, [b, s].
+            special_tokens_mask: 1 for a special token, [b, s] (added to the vocabulary's special ids).
+            word_ids: word index per token [b, s] (-1 or None: none), for whole-word masking only.
+            rng: the generator to draw from; default the masker's own.
+
+        Raises:
+            ValueError: ids outside ``[0, vocab_size)``, arrays of different shapes, or ``word_ids`` without
+                ``whole_word_mask``.
+            TypeError: ``rng`` is not a ``numpy.random.Generator``.
         """
         ids = _int_array("input_ids", input_ids)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
@@ -262,7 +289,17 @@ class MLMMasker:
         return _int_array("word_ids", word_ids, shape)
 
     def word_starts(self, input_ids: np.ndarray, allowed: np.ndarray, word_ids: Optional[np.ndarray] = None) -> np.ndarray:
-        """Bool [b, s]: the maskable tokens that begin a word (see the module docstring)."""
+        """Bool [b, s]: the maskable tokens that begin a word (see the module docstring).
+
+        Args:
+            input_ids: token ids [b, s].
+            allowed: the maskable tokens, bool [b, s] (``maskable``).
+            word_ids: word index per token [b, s] (-1: none); default: the boundaries from ``begins_word`` /
+                ``ends_word``.
+
+        Raises:
+            ValueError: neither ``word_ids`` nor the masker's word flags.
+        """
         previous_allowed = np.zeros_like(allowed)
         previous_allowed[:, 1:] = allowed[:, :-1]
         if word_ids is not None:
@@ -360,11 +397,21 @@ def build_mlm_sequences(
 ) -> Dict[str, np.ndarray]:
     """Tokenise a corpus into fixed-length training sequences ``[CLS] tokens [SEP]`` (+ padding).
 
-    ``packing=True``: the documents' tokens are concatenated, each document followed by [SEP], and cut into
-    blocks of ``max_length - 2`` tokens (so a block may hold the end of one document and the start of the
-    next; only the last block is padded). ``packing=False``: one document per sequence; a document longer than
-    ``max_length - 2`` tokens is split into several sequences (nothing is dropped), short ones are padded.
     Empty texts are skipped. Returns ``{'input_ids', 'attention_mask'}``, int64 [n, max_length].
+
+    Args:
+        texts: the documents, one str each.
+        tokenizer: a ``DebertaTokenizer`` (its [CLS], [SEP] and padding ids are used).
+        max_length: the sequence length, [CLS] and [SEP] included (at least 3).
+        packing: ``True``: the documents' tokens are concatenated, each document followed by [SEP], and cut into
+            blocks of ``max_length - 2`` tokens (so a block may hold the end of one document and the start of the
+            next; only the last block is padded). ``False``: one document per sequence; a document longer than
+            ``max_length - 2`` tokens is split into several sequences (nothing is dropped), short ones are padded.
+        batch_size: how many texts are tokenised per tokenizer call (memory, not the result).
+
+    Raises:
+        ValueError: ``max_length`` is not an int >= 3.
+        TypeError: ``texts`` is a single str, or holds something else.
     """
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
         raise ValueError(f"max_length must be an int >= 3 ([CLS], one token, [SEP]), got {max_length!r}")
@@ -414,11 +461,25 @@ def _batched(texts: Iterable[str], size: int) -> Iterator[List[str]]:
 
 # ---------------------------------------------------------------------------------------------------- batches
 class MLMBatches:
-    """Masked batches over fixed-length sequences, one pass per iteration, freshly shuffled and masked each
-    epoch. Epoch ``e`` draws everything from ``numpy.random.default_rng([seed, e])``, so it is the same batch
-    sequence whoever iterates it and whenever (resume at epoch e with ``epoch=e``). Each ``iter()`` runs the
-    current epoch and then advances it. Yields dicts of int64 NumPy arrays: ``input_ids``, ``attention_mask``
-    (and any other [n, s] field given), ``labels``.
+    """Masked batches over fixed-length sequences, one pass per iteration, freshly shuffled and masked each epoch. Epoch
+    ``e`` draws everything from ``numpy.random.default_rng([seed, e])``, so it is the same batch sequence whoever
+    iterates it and whenever (resume at epoch e with ``epoch=e``). Each ``iter()`` runs the current epoch and then
+    advances it. Yields dicts of int64 NumPy arrays: ``input_ids``, ``attention_mask`` (and any other [n, s] field
+    given), ``labels``.
+
+    Args:
+        sequences: int arrays [n, s] by name, with ``input_ids`` (as ``build_mlm_sequences`` returns).
+        masker: the ``MLMMasker`` that masks each batch.
+        batch_size: b, sequences per batch (>= 1).
+        shuffle: a new order of the sequences each epoch (else their order).
+        seed: the seed of every epoch's generator (>= 0).
+        epoch: the epoch the first iteration runs (>= 0).
+        drop_last: leave out a last batch smaller than ``batch_size``.
+
+    Raises:
+        ValueError: ``sequences`` without ``input_ids`` or with arrays of different shapes, or a bad ``batch_size``,
+            ``seed`` or ``epoch``.
+        TypeError: ``masker`` is not an ``MLMMasker``.
     """
 
     def __init__(
@@ -459,11 +520,19 @@ class MLMBatches:
         return -(-self.num_sequences // self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
-        """The epoch the next iteration runs (as torch's DistributedSampler.set_epoch)."""
+        """The epoch the next iteration runs (as torch's DistributedSampler.set_epoch).
+
+        Args:
+            epoch: the epoch number.
+        """
         self.epoch = int(epoch)
 
     def epoch_batches(self, epoch: int) -> Iterator[Dict[str, np.ndarray]]:
-        """The batches of epoch ``epoch`` (does not change ``self.epoch``)."""
+        """The batches of epoch ``epoch`` (does not change ``self.epoch``).
+
+        Args:
+            epoch: the epoch number (its generator: ``default_rng([seed, epoch])``).
+        """
         rng = np.random.default_rng([self.seed, int(epoch)])
         order = rng.permutation(self.num_sequences) if self.shuffle else np.arange(self.num_sequences)
         for index in range(len(self)):

@@ -67,6 +67,7 @@ class ModelOutput(OrderedDict):
         del self[name]
 
     def to_tuple(self) -> Tuple[Any, ...]:
+        """The values of the fields that are present (not None), in field order: the reference's tuple output."""
         return tuple(self.values())
 
     def __reduce__(self):

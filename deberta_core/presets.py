@@ -34,7 +34,18 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 
 
 def preset_config(name: str, **overrides: Any):
-    """A DebertaConfig for a named preset, with fields overridden by keyword."""
+    """A DebertaConfig for a named preset, with fields overridden by keyword.
+
+    Args:
+        name: the preset (a key of ``PRESETS``: ``"deberta-base"``, ``"deberta-tiny"``, ...).
+        **overrides: config fields to set instead of the preset's (``num_labels=3``).
+
+    Returns:
+        The config.
+
+    Raises:
+        ValueError: ``name`` is not a preset.
+    """
     from .config import DebertaConfig
 
     if name not in PRESETS:

@@ -154,6 +154,16 @@ class DebertaOnlyMLMHead(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
 class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
+    """DeBERTa with the masked-LM head: a transform (dense, activation, LayerNorm) then the word embedding matrix (tied)
+    plus a bias, logits over the vocabulary at every position. Loads both checkpoint namings: the reference's
+    ``cls.predictions`` and the original ``lm_predictions.lm_head`` (``config.use_legacy_mlm_head``). With
+    ``config.enhanced_mask_decoder`` the head reads the enhanced mask decoder's output.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+        **kwargs: Keras layer arguments (``name``, ``dtype``: a dtype policy such as ``"mixed_bfloat16"``).
+    """
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.legacy = config.use_legacy_mlm_head
@@ -178,6 +188,15 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
         head.vocab_size = new_num_tokens
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        """The head's loss for ``labels`` given as Keras ``y``: as ``call`` computes it.
+
+        Args:
+            labels: as ``call``'s ``labels``.
+            outputs: the model's outputs (``logits`` is read).
+
+        Returns:
+            The loss, a scalar.
+        """
         return masked_lm_loss(outputs["logits"], labels)
 
     @unpack_inputs
@@ -194,6 +213,30 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
         training: bool = False,
     ):
+        """Logits over the vocabulary at every position; the masked-LM loss with ``labels``. Takes the input forms
+        ``TFDebertaModel.call`` takes.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``TFDebertaModel.call``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            labels: the token id to predict [b, s] in [0, vocab_size), or -100 where nothing is predicted.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+            training: run dropout (Keras sets it in ``fit``).
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: the mean cross-entropy over the labels that are not -100; 0 when
+            all are) with ``labels``, ``logits`` [b, s, vocab_size], then ``hidden_states`` and ``attentions`` when
+            asked for (as the base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         outputs = self.deberta(
@@ -239,6 +282,15 @@ class ContextPooler(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
 class TFDebertaForSequenceClassification(TFDebertaPreTrainedModel):
+    """DeBERTa with a classification / regression head on the first token: the pooler (dropout, dense, activation),
+    dropout, then a linear layer to ``config.num_labels`` outputs. The loss follows ``config.problem_type``
+    (regression, single- or multi-label classification), as the reference.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+        **kwargs: Keras layer arguments (``name``, ``dtype``: a dtype policy such as ``"mixed_bfloat16"``).
+    """
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
@@ -249,6 +301,15 @@ class TFDebertaForSequenceClassification(TFDebertaPreTrainedModel):
         self.dropout = keras.layers.Dropout(config.classifier_dropout, name="cls_dropout", dtype=self.dtype_policy)
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        """The head's loss for ``labels`` given as Keras ``y``: as ``call`` computes it.
+
+        Args:
+            labels: as ``call``'s ``labels``.
+            outputs: the model's outputs (``logits`` is read).
+
+        Returns:
+            The loss, a scalar.
+        """
         return sequence_classification_loss(outputs["logits"], labels, self.config)
 
     @unpack_inputs
@@ -265,6 +326,33 @@ class TFDebertaForSequenceClassification(TFDebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
         training: bool = False,
     ):
+        """Logits per sequence; the loss of ``config.problem_type`` with ``labels``. Takes the input forms
+        ``TFDebertaModel.call`` takes.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``TFDebertaModel.call``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            labels: integer class ids [b] in [0, num_labels) (a negative one is ignored when problem_type is unset);
+                numbers [b] for regression (num_labels == 1); 0/1 [b, num_labels] with
+                problem_type="multi_label_classification"; float soft targets [b, num_labels] (each row a
+                distribution) with problem_type unset.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+            training: run dropout (Keras sets it in ``fit``).
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: cross-entropy, mean squared error or binary cross-entropy) with
+            ``labels``, ``logits`` [b, num_labels], then ``hidden_states`` and ``attentions`` when asked for (as the
+            base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -280,6 +368,14 @@ class TFDebertaForSequenceClassification(TFDebertaPreTrainedModel):
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
 class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
+    """DeBERTa with a token classification head: dropout, then a linear layer to ``config.num_labels`` outputs at every
+    position.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+        **kwargs: Keras layer arguments (``name``, ``dtype``: a dtype policy such as ``"mixed_bfloat16"``).
+    """
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
@@ -289,6 +385,15 @@ class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
                                              dtype=self.dtype_policy)
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
+        """The head's loss for ``labels`` given as Keras ``y``: as ``call`` computes it.
+
+        Args:
+            labels: as ``call``'s ``labels``.
+            outputs: the model's outputs (``logits`` is read).
+
+        Returns:
+            The loss, a scalar.
+        """
         return token_classification_loss(outputs["logits"], labels, self.num_labels)
 
     @unpack_inputs
@@ -305,6 +410,30 @@ class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
         training: bool = False,
     ):
+        """Logits per token; the cross-entropy loss with ``labels``. Takes the input forms ``TFDebertaModel.call``
+        takes.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``TFDebertaModel.call``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            labels: class ids [b, s] in [0, num_labels), or -100 where a token has no label.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+            training: run dropout (Keras sets it in ``fit``).
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: the mean cross-entropy over the labels that are not -100; 0 when
+            all are) with ``labels``, ``logits`` [b, s, num_labels], then ``hidden_states`` and ``attentions`` when
+            asked for (as the base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -319,6 +448,16 @@ class TFDebertaForTokenClassification(TFDebertaPreTrainedModel):
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
 class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
+    """DeBERTa with an extractive question-answering head: a linear layer to start and end logits at every position.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+        **kwargs: Keras layer arguments (``name``, ``dtype``: a dtype policy such as ``"mixed_bfloat16"``).
+
+    Raises:
+        ValueError: ``config.num_labels`` is not 2.
+    """
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
         if config.num_labels != 2:
@@ -329,7 +468,16 @@ class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
                                              dtype=self.dtype_policy)
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
-        """``labels``: a dict with start_positions / end_positions, or a (start, end) pair."""
+        """The head's loss for the positions given as Keras ``y``: as ``call`` computes it.
+
+        Args:
+            labels: a dict with ``start_positions`` and ``end_positions``, or a (start, end) pair, each as
+                ``call``'s.
+            outputs: the model's outputs (``start_logits`` and ``end_logits`` are read).
+
+        Returns:
+            The loss, a scalar.
+        """
         if isinstance(labels, dict):
             labels = (labels["start_positions"], labels["end_positions"])
         return question_answering_loss(outputs["start_logits"], outputs["end_logits"], *labels)
@@ -349,6 +497,31 @@ class TFDebertaForQuestionAnswering(TFDebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
         training: bool = False,
     ):
+        """Start and end logits per token; the span loss with ``start_positions`` and ``end_positions``. Takes the input
+        forms ``TFDebertaModel.call`` takes.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``TFDebertaModel.call``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            start_positions: the answer's first token [b] or [b, 1], integers >= 0; one at or past s is ignored.
+            end_positions: the answer's last token, as ``start_positions``. The loss needs both.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+            training: run dropout (Keras sets it in ``fit``).
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: the mean of the start and end cross-entropies) with both
+            positions, ``start_logits`` and ``end_logits`` [b, s], then ``hidden_states`` and ``attentions`` when
+            asked for (as the base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,

@@ -10,9 +10,20 @@ from deberta_core.mlm import MLMBatches
 
 
 def mlm_dataset(batches: MLMBatches) -> tf.data.Dataset:
-    """``batches`` as a tf.data.Dataset of int32 tensors ``input_ids``, ``attention_mask``, ``labels`` (the
-    tokenizer's TF dtype). Each pass over the dataset (each Keras epoch) runs the next epoch of ``batches``,
-    re-shuffled and re-masked; the generator runs in this process, so the epoch counter is ``batches.epoch``."""
+    """``batches`` as a tf.data.Dataset of int32 tensors ``input_ids``, ``attention_mask``, ``labels`` (the tokenizer's
+    TF dtype). Each pass over the dataset (each Keras epoch) runs the next epoch of ``batches``, re-shuffled and
+    re-masked; the generator runs in this process, so the epoch counter is ``batches.epoch``.
+
+    Args:
+        batches: the masked-LM batches (a ``deberta_core.mlm.MLMBatches``).
+
+    Returns:
+        A dataset of ``len(batches)`` dicts of int32 [b, s] tensors: each array of ``batches.sequences`` and
+        ``labels`` (-100 where nothing is predicted); the last batch is smaller unless ``batches.drop_last``.
+
+    Raises:
+        TypeError: ``batches`` is not an ``MLMBatches``.
+    """
     if not isinstance(batches, MLMBatches):
         raise TypeError(f"expected a deberta_core.mlm.MLMBatches, got {type(batches).__name__}")
     names = [*batches.sequences, "labels"]

@@ -41,7 +41,15 @@ def refuse_overwrite(filepath, overwrite: bool) -> None:
 
 
 class TFDebertaPreTrainedModel(keras.Model):
-    """Base of every model: ``from_pretrained`` / ``save_pretrained``, Keras training, saving and export hooks."""
+    """Base of every model: ``from_pretrained`` / ``save_pretrained``, Keras training, saving and export hooks.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+        **kwargs: Keras layer arguments (``name``, ``dtype``: a dtype policy such as ``"mixed_bfloat16"``).
+
+    Raises:
+        TypeError: ``config`` is not a ``DebertaConfig``.
+    """
 
     config_class = DebertaConfig
     base_model_prefix = "deberta"
@@ -59,7 +67,11 @@ class TFDebertaPreTrainedModel(keras.Model):
         return {"input_ids": tf.zeros((1, min(2, self.config.max_position_embeddings)), dtype=tf.int32)}
 
     def build(self, input_shape=None) -> None:
-        """Create every variable (one forward pass on dummy inputs), in this model's name scope."""
+        """Create every variable (one forward pass on dummy inputs), in this model's name scope.
+
+        Args:
+            input_shape: ignored (Keras passes it); the dummy inputs are [1, 2] token ids.
+        """
         if self.built:
             return
         with tf.init_scope():
@@ -67,12 +79,21 @@ class TFDebertaPreTrainedModel(keras.Model):
         self.built = True
 
     def get_build_config(self) -> Dict[str, Any]:
+        """Keras serialisation hook: what ``build_from_config`` needs to rebuild the model (the LoRA settings when
+        ``enable_lora`` was called).
+        """
         config: Dict[str, Any] = {"dummy_inputs": True}
         if self.lora_settings is not None:
             config["lora"] = self.lora_settings._asdict()
         return config
 
     def build_from_config(self, config: Dict[str, Any]) -> None:
+        """Keras serialisation hook (``keras.models.load_model``): build the variables and enable LoRA again, with fresh
+        factors, when the saved model had it.
+
+        Args:
+            config: what ``get_build_config`` returned.
+        """
         self.build()
         if config.get("lora"):
             lora = dict(config["lora"])
@@ -81,8 +102,18 @@ class TFDebertaPreTrainedModel(keras.Model):
                 restart_lora_factors_after_load(layer)
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
-        """``keras.Model.save`` (``.keras``), after creating the variables if no call has yet; a single file is
-        written atomically (an error or interrupt leaves no half-written file)."""
+        """``keras.Model.save`` (``.keras``), after creating the variables if no call has yet; a single file is written
+        atomically (an error or interrupt leaves no half-written file).
+
+        Args:
+            filepath: the ``.keras`` file (or a file-like object, written by Keras directly).
+            overwrite: replace an existing file; with ``False`` an existing file is an error (no prompt).
+            zipped: as ``keras.Model.save``; ``False`` writes an unzipped folder, not atomically.
+            **kwargs: passed to ``keras.Model.save``.
+
+        Raises:
+            FileExistsError: the file exists and ``overwrite`` is ``False``.
+        """
         self.build()
         if zipped is False or not isinstance(filepath, (str, os.PathLike)):
             return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
@@ -91,7 +122,16 @@ class TFDebertaPreTrainedModel(keras.Model):
             return super().save(tmp, overwrite=True, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
-        """``keras.Model.save_weights``; a single file is written atomically."""
+        """``keras.Model.save_weights``; a single file is written atomically.
+
+        Args:
+            filepath: the ``.weights.h5`` file (or a file-like object, written by Keras directly).
+            overwrite: replace an existing file; with ``False`` an existing file is an error (no prompt).
+            max_shard_size: as ``keras.Model.save_weights``: shard the weights (not atomic).
+
+        Raises:
+            FileExistsError: the file exists and ``overwrite`` is ``False``.
+        """
         self.build()
         if max_shard_size is not None or not isinstance(filepath, (str, os.PathLike)):
             return super().save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
@@ -106,11 +146,22 @@ class TFDebertaPreTrainedModel(keras.Model):
         return getattr(self, self.base_model_prefix, self)
 
     def get_input_embeddings(self):
+        """The word embedding layer (its table: [vocab_size, E])."""
         return self.get_base_model().embeddings.word_embeddings
 
     def resize_token_embeddings(self, new_num_tokens: int):
-        """Grow or shrink the vocabulary; new rows are initialised like the rest, tied heads follow.
-        Call it before compile(): the optimizer's slots are built for the variables it saw."""
+        """Grow or shrink the vocabulary; new rows are initialised like the rest, tied heads follow. Call it before
+        compile(): the optimizer's slots are built for the variables it saw.
+
+        Args:
+            new_num_tokens: the new vocabulary size (a positive integer).
+
+        Returns:
+            The word embedding layer (the same one when the size is unchanged).
+
+        Raises:
+            ValueError: ``new_num_tokens`` is not a positive integer.
+        """
         if not isinstance(new_num_tokens, int) or isinstance(new_num_tokens, bool) or new_num_tokens < 1:
             raise ValueError(f"new_num_tokens must be a positive integer, got {new_num_tokens!r}")
         self.build()
@@ -140,6 +191,7 @@ class TFDebertaPreTrainedModel(keras.Model):
         encoder.checkpoint_every_n_layers = every_n_layers
 
     def gradient_checkpointing_disable(self) -> None:
+        """Keep every layer's activations again (undo ``gradient_checkpointing_enable``)."""
         self.get_base_model().encoder.gradient_checkpointing = False
 
     @property
@@ -236,25 +288,55 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     # ------------------------------------------------------------------ Keras training
     def compile(self, *args, **kwargs) -> None:
+        """``keras.Model.compile``, after creating the variables (so the optimizer and the traced train step see them).
+        Without a ``loss`` the model trains on its task head's own loss.
+
+        Args:
+            *args: passed to ``keras.Model.compile``.
+            **kwargs: passed to ``keras.Model.compile``.
+        """
         self.build()  # variables exist before the optimizer and the traced train step see them
         super().compile(*args, **kwargs)
 
     def compile_from_config(self, config: Dict[str, Any]) -> None:
-        """Called by ``keras.models.load_model``: recompile with the saved optimizer, loss and metrics so the
-        optimizer state in the ``.keras`` file is restored and training can resume (Keras skips models whose
-        ``compile`` is overridden unless they define this)."""
+        """Called by ``keras.models.load_model``: recompile with the saved optimizer, loss and metrics so the optimizer
+        state in the ``.keras`` file is restored and training can resume (Keras skips models whose ``compile`` is
+        overridden unless they define this).
+
+        Args:
+            config: the serialised ``compile`` arguments Keras saved.
+        """
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
 
     def task_loss(self, labels, outputs: ModelOutput) -> tf.Tensor:
-        """The head's own loss for ``labels`` given as Keras ``y`` (heads override)."""
+        """The head's own loss for ``labels`` given as Keras ``y`` (heads override).
+
+        Args:
+            labels: the targets, as the head's ``call`` takes them.
+            outputs: the model's outputs.
+
+        Returns:
+            The loss, a scalar.
+
+        Raises:
+            ValueError: always, here: the bare model has no task loss.
+        """
         raise ValueError(f"{type(self).__name__} has no task loss; compile() with a loss, or use a task head")
 
     @staticmethod
     def loss_inputs(outputs):
-        """What a compiled Keras loss / metric receives as y_pred: the logits."""
+        """What a compiled Keras loss / metric receives as y_pred: the logits.
+
+        Args:
+            outputs: the model's outputs.
+
+        Returns:
+            ``logits`` ([b, num_labels] or [b, s, ...]); QA: the pair (``start_logits``, ``end_logits``), [b, s]
+            each; the bare model: ``last_hidden_state`` [b, s, e]; anything not a mapping unchanged.
+        """
         if isinstance(outputs, Mapping):
             if "start_logits" in outputs:
                 return outputs["start_logits"], outputs["end_logits"]
@@ -262,8 +344,22 @@ class TFDebertaPreTrainedModel(keras.Model):
         return outputs
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Keras hook. With a compiled loss and targets ``y``: that loss on the logits. Otherwise the model's task
-        loss: computed in call() when the input dict holds ``labels`` (or start/end positions), else from ``y``."""
+        """Keras hook. With a compiled loss and targets ``y``: that loss on the logits. Otherwise the model's task loss:
+        computed in call() when the input dict holds ``labels`` (or start/end positions), else from ``y``.
+
+        Args:
+            x: the inputs of the batch.
+            y: the targets, or None.
+            y_pred: the model's outputs.
+            sample_weight: per-example weights (used by a compiled loss only).
+            training: whether Keras is training (passed to a compiled loss).
+
+        Returns:
+            The loss, a float32 scalar, plus any losses the layers added.
+
+        Raises:
+            ValueError: there is no loss to compute (no labels anywhere and no compiled loss).
+        """
         if self._compile_loss is not None and y is not None:
             return super().compute_loss(x, y, self.loss_inputs(y_pred), sample_weight, training=training)
         if isinstance(y_pred, Mapping) and y_pred.get("loss") is not None:
@@ -279,6 +375,18 @@ class TFDebertaPreTrainedModel(keras.Model):
         return tf.add_n(losses)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras hook: update the compiled metrics on the logits (``loss_inputs``), with the targets from ``y`` or the
+        input dict's ``labels``.
+
+        Args:
+            x: the inputs of the batch.
+            y: the targets, or None.
+            y_pred: the model's outputs.
+            sample_weight: per-example weights.
+
+        Returns:
+            The metrics' current results by name.
+        """
         if y is None and isinstance(x, Mapping):
             y = x.get("labels")
         if y is None:
@@ -286,12 +394,18 @@ class TFDebertaPreTrainedModel(keras.Model):
         return super().compute_metrics(x, y, self.loss_inputs(y_pred), sample_weight)
 
     def predict_step(self, data):
+        """Keras hook for ``predict``: the outputs of one batch in inference mode, as a dict.
+
+        Args:
+            data: a batch: inputs, or (inputs, targets[, sample weights]).
+        """
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         outputs = self(x, training=False)
         return dict(outputs) if isinstance(outputs, Mapping) else outputs
 
     # ------------------------------------------------------------------ Keras serialisation
     def get_config(self) -> Dict[str, Any]:
+        """Keras serialisation: the layer name, trainable flag, dtype policy and the ``DebertaConfig`` as a dict."""
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -301,6 +415,11 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]):
+        """Keras deserialisation: the model (without weights) from what ``get_config`` returned.
+
+        Args:
+            config: what ``get_config`` returned.
+        """
         config = dict(config)
         deberta_config = DebertaConfig.from_dict(config.pop("config"))
         if isinstance(config.get("dtype"), dict):
@@ -309,12 +428,23 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     # ------------------------------------------------------------------ SavedModel export
     def serving_outputs(self, outputs: ModelOutput) -> Dict[str, tf.Tensor]:
-        """The tensors a serving signature returns: every output but the per-layer tuples."""
+        """The tensors a serving signature returns: every output but the per-layer tuples.
+
+        Args:
+            outputs: the model's ``ModelOutput``.
+        """
         return {name: value for name, value in outputs.items() if name not in ("hidden_states", "attentions")}
 
     def serving_signature(self, dtype=tf.int32) -> Dict[str, tf.TensorSpec]:
         """The inputs a served model takes: input_ids / attention_mask (and token_type_ids when the model has token
-        types), [batch, sequence] of ``dtype``, both dynamic."""
+        types), [b, s] of ``dtype``, both dynamic.
+
+        Args:
+            dtype: the integer dtype of every input.
+
+        Returns:
+            A ``tf.TensorSpec`` per input name.
+        """
         names = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.config.type_vocab_size > 0 else [])
         return {name: tf.TensorSpec([None, None], dtype, name=name) for name in names}
 
@@ -328,8 +458,16 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     def export(self, filepath, format: str = "tf_saved_model", verbose: bool = True, input_signature=None, **kwargs):
         """Export for serving. As a TF SavedModel without ``input_signature``: endpoints ``serve`` (int32) and
-        ``serve_int64`` (int64), each taking a dict of input_ids / attention_mask (and token_type_ids when the
-        model has token types) of shape [batch, sequence], both dynamic; the default signature is ``serve``."""
+        ``serve_int64`` (int64), each taking a dict of input_ids / attention_mask (and token_type_ids when the model
+        has token types) of shape [b, s], both dynamic; the default signature is ``serve``.
+
+        Args:
+            filepath: the folder to write.
+            format: ``"tf_saved_model"``; any other (``"onnx"``, ...) is Keras' own ``export``.
+            verbose: print what was written.
+            input_signature: given, Keras' own ``export`` traces with it instead of the two endpoints.
+            **kwargs: passed to Keras' own ``export``.
+        """
         if format != "tf_saved_model" or input_signature is not None:
             return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
         from keras.export import ExportArchive
@@ -359,11 +497,26 @@ class TFDebertaPreTrainedModel(keras.Model):
     ):
         """Load a checkpoint folder (or hub id with the [hub] extra) written by this package or the reference.
 
-        Reads the reference tf_model.h5; with ``from_pt=True``, model.safetensors (or its shards) with NumPy
-        (a pytorch_model.bin needs torch: convert it first). Other keyword arguments override config fields
-        (``num_labels=3``, ``problem_type=...``). ``dtype`` is a Keras dtype policy (``"mixed_bfloat16"``).
-        Missing, unexpected and mis-shaped weights of the encoder are reported together in one
-        CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
+        Reads the reference tf_model.h5; with ``from_pt=True``, model.safetensors (or its shards) with NumPy (a
+        pytorch_model.bin needs torch: convert it first). Missing, unexpected and mis-shaped weights of the encoder
+        are reported together in one CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
+
+        Args:
+            pretrained_model_name_or_path: a checkpoint folder, or a hub id (needs the [hub] extra).
+            config: use this configuration instead of the checkpoint's config.json.
+            from_pt: read the PyTorch weights (model.safetensors) instead of tf_model.h5.
+            dtype: a Keras dtype policy (``"mixed_bfloat16"``); default the global one.
+            ignore_mismatched_sizes: leave task-head weights whose shape differs from the checkpoint's (another
+                number of labels) freshly initialised instead of failing.
+            output_loading_info: also return what was missing, unexpected and mismatched.
+            **kwargs: override config fields (``num_labels=3``, ``problem_type=...``); the hub options ``cache_dir``,
+                ``revision``, ``token``, ``local_files_only``.
+
+        Returns:
+            The model, built and loaded; with ``output_loading_info``, the pair (model, info dict).
+
+        Raises:
+            CheckpointLoadError: the checkpoint's weights do not fit the model.
         """
         files, config = resolve_pretrained(pretrained_model_name_or_path, config, caller=cls.from_pretrained,
                                            **kwargs)
@@ -380,8 +533,15 @@ class TFDebertaPreTrainedModel(keras.Model):
     def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> None:
         """Write config.json and the reference tf_model.h5 (loadable by the reference TF classes too).
 
-        All or nothing: both files are written to a staging folder and moved in only when complete, so an
-        error or interrupt leaves ``save_directory`` as it was."""
+        All or nothing: both files are written to a staging folder and moved in only when complete, so an error or
+        interrupt leaves ``save_directory`` as it was.
+
+        Args:
+            save_directory: the folder (created if missing).
+
+        Raises:
+            ValueError: ``save_directory`` is a file.
+        """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained expects a directory, got the file {save_directory!r}")
@@ -395,7 +555,12 @@ class TFDebertaPreTrainedModel(keras.Model):
 
 @keras.saving.register_keras_serializable(package="deberta_tf")
 class TFDebertaModel(TFDebertaPreTrainedModel):
-    """The bare encoder: embeddings + disentangled-attention layers. Returns last_hidden_state etc."""
+    """The bare encoder: embeddings + disentangled-attention layers. Returns last_hidden_state etc.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+        **kwargs: Keras layer arguments (``name``, ``dtype``: a dtype policy such as ``"mixed_bfloat16"``).
+    """
 
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
@@ -418,6 +583,38 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         return_dict: Optional[bool] = None,
         training: bool = False,
     ):
+        """Encode a batch: embeddings, then every layer.
+
+        Accepts the reference's input forms: keyword arguments, a dict of them as the first argument, a list or tuple
+        in this order, or one tensor of input_ids.
+
+        Args:
+            input_ids: token ids [b, s], int32 or int64, in [0, vocab_size). Give this or ``inputs_embeds``, not
+                both.
+            attention_mask: 1 for a token, 0 for padding, [b, s] (or [b, s, s], [b, 1, s], [b, 1, s, s], [b, 1, 1,
+                s]); bool, integer or 0/1 floats. Default: all ones.
+            token_type_ids: segment ids [b, s] in [0, type_vocab_size); default zeros (ignored when type_vocab_size
+                is 0).
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1. Read only by the absolute position
+                embeddings (``position_biased_input``) and the enhanced mask decoder.
+            inputs_embeds: word embeddings [b, s, E] (floats) to use instead of looking up ``input_ids``.
+            output_attentions: also return each layer's attention probabilities [b, h, s, s]; default
+                ``config.output_attentions``.
+            output_hidden_states: also return the embedding output and each layer's output, [b, s, e] each; default
+                ``config.output_hidden_states``.
+            return_dict: return a ``ModelOutput`` (default ``config.return_dict``), else the tuple of its fields that
+                are not None.
+            training: run dropout (Keras sets it in ``fit``).
+
+        Returns:
+            A ``ModelOutput``: ``last_hidden_state`` [b, s, e], then ``hidden_states`` (a tuple of [b, s, e], the
+            embedding output first) and ``attentions`` (a tuple of [b, h, s, s], one per layer) when asked for;
+            without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input of the wrong shape, dtype or value range (docs/errors.md lists each), or both or
+                neither of ``input_ids`` and ``inputs_embeds``.
+        """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = self.config.return_dict if return_dict is None else return_dict

@@ -133,6 +133,15 @@ class DebertaOnlyMLMHead(nn.Module):
 
 
 class DebertaForMaskedLM(DebertaPreTrainedModel):
+    """DeBERTa with the masked-LM head: a transform (dense, activation, LayerNorm) then the word embedding matrix (tied)
+    plus a bias, logits over the vocabulary at every position. Loads both checkpoint namings: the reference's
+    ``cls.predictions`` and the original ``lm_predictions.lm_head`` (``config.use_legacy_mlm_head``). With
+    ``config.enhanced_mask_decoder`` the head reads the enhanced mask decoder's output.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+    """
+
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
         self.legacy = config.use_legacy_mlm_head
@@ -177,6 +186,28 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
     ):
+        """Logits over the vocabulary at every position; the masked-LM loss with ``labels``.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``DebertaModel.forward``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            labels: the token id to predict [b, s] in [0, vocab_size), or -100 where nothing is predicted.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: the mean cross-entropy over the labels that are not -100; 0 when
+            all are) with ``labels``, ``logits`` [b, s, vocab_size], then ``hidden_states`` and ``attentions`` when
+            asked for (as the base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         outputs = self.deberta(
@@ -216,6 +247,14 @@ class ContextPooler(nn.Module):
 
 
 class DebertaForSequenceClassification(DebertaPreTrainedModel):
+    """DeBERTa with a classification / regression head on the first token: the pooler (dropout, dense, activation),
+    dropout, then a linear layer to ``config.num_labels`` outputs. The loss follows ``config.problem_type``
+    (regression, single- or multi-label classification), as the reference.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+    """
+
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -237,6 +276,31 @@ class DebertaForSequenceClassification(DebertaPreTrainedModel):
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
     ):
+        """Logits per sequence; the loss of ``config.problem_type`` with ``labels``.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``DebertaModel.forward``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            labels: integer class ids [b] in [0, num_labels) (a negative one is ignored when problem_type is unset);
+                numbers [b] for regression (num_labels == 1); 0/1 [b, num_labels] with
+                problem_type="multi_label_classification"; float soft targets [b, num_labels] (each row a
+                distribution) with problem_type unset.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: cross-entropy, mean squared error or binary cross-entropy) with
+            ``labels``, ``logits`` [b, num_labels], then ``hidden_states`` and ``attentions`` when asked for (as the
+            base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -251,6 +315,13 @@ class DebertaForSequenceClassification(DebertaPreTrainedModel):
 
 
 class DebertaForTokenClassification(DebertaPreTrainedModel):
+    """DeBERTa with a token classification head: dropout, then a linear layer to ``config.num_labels`` outputs at every
+    position.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+    """
+
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -271,6 +342,28 @@ class DebertaForTokenClassification(DebertaPreTrainedModel):
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
     ):
+        """Logits per token; the cross-entropy loss with ``labels``.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``DebertaModel.forward``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            labels: class ids [b, s] in [0, num_labels), or -100 where a token has no label.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: the mean cross-entropy over the labels that are not -100; 0 when
+            all are) with ``labels``, ``logits`` [b, s, num_labels], then ``hidden_states`` and ``attentions`` when
+            asked for (as the base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -284,6 +377,15 @@ class DebertaForTokenClassification(DebertaPreTrainedModel):
 
 
 class DebertaForQuestionAnswering(DebertaPreTrainedModel):
+    """DeBERTa with an extractive question-answering head: a linear layer to start and end logits at every position.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+
+    Raises:
+        ValueError: ``config.num_labels`` is not 2.
+    """
+
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
         if config.num_labels != 2:
@@ -306,6 +408,29 @@ class DebertaForQuestionAnswering(DebertaPreTrainedModel):
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
     ):
+        """Start and end logits per token; the span loss with ``start_positions`` and ``end_positions``.
+
+        Args:
+            input_ids: token ids [b, s]; or ``inputs_embeds`` [b, s, E] instead. The rules for these inputs (dtypes,
+                ranges, defaults) are ``DebertaModel.forward``'s.
+            attention_mask: 1 for a token, 0 for padding, [b, s]; default all ones.
+            token_type_ids: segment ids [b, s]; default zeros.
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1.
+            inputs_embeds: word embeddings [b, s, E], instead of ``input_ids``.
+            start_positions: the answer's first token [b] or [b, 1], integers >= 0; one at or past s is ignored.
+            end_positions: the answer's last token, as ``start_positions``. The loss needs both.
+            output_attentions: also return the attention probabilities, [b, h, s, s] per layer.
+            output_hidden_states: also return the hidden states, [b, s, e] per layer and the embedding output.
+            return_dict: a ``ModelOutput`` (default ``config.return_dict``), else a tuple.
+
+        Returns:
+            A ``ModelOutput``: ``loss`` (a scalar: the mean of the start and end cross-entropies) with both
+            positions, ``start_logits`` and ``end_logits`` [b, s], then ``hidden_states`` and ``attentions`` when
+            asked for (as the base model's); without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input the base model refuses, or labels the head's loss does not accept (docs/errors.md).
+        """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.deberta(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,

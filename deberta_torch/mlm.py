@@ -32,7 +32,19 @@ class MLMDataset(torch.utils.data.IterableDataset):
 
 
 def mlm_dataset(batches: MLMBatches) -> MLMDataset:
-    """``batches`` as a torch IterableDataset of int64 tensors ``input_ids``, ``attention_mask``, ``labels``."""
+    """``batches`` as a torch IterableDataset of int64 tensors ``input_ids``, ``attention_mask``, ``labels``; use it
+    with ``DataLoader(dataset, batch_size=None)`` (the batches are already made).
+
+    Args:
+        batches: the masked-LM batches (a ``deberta_core.mlm.MLMBatches``).
+
+    Returns:
+        An ``MLMDataset`` of ``len(batches)`` dicts of int64 [b, s] tensors: each array of ``batches.sequences`` and
+        ``labels`` (-100 where nothing is predicted); the last batch is smaller unless ``batches.drop_last``.
+
+    Raises:
+        TypeError: ``batches`` is not an ``MLMBatches``.
+    """
     if not isinstance(batches, MLMBatches):
         raise TypeError(f"expected a deberta_core.mlm.MLMBatches, got {type(batches).__name__}")
     return MLMDataset(batches)

@@ -26,7 +26,14 @@ register_model_output_pytree()
 
 
 class DebertaPreTrainedModel(nn.Module):
-    """Base of every model: weight init, ``from_pretrained`` / ``save_pretrained``, gradient checkpointing."""
+    """Base of every model: weight init, ``from_pretrained`` / ``save_pretrained``, gradient checkpointing.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+
+    Raises:
+        TypeError: ``config`` is not a ``DebertaConfig``.
+    """
 
     config_class = DebertaConfig
     base_model_prefix = "deberta"
@@ -45,6 +52,9 @@ class DebertaPreTrainedModel(nn.Module):
 
     # ------------------------------------------------------------------ init
     def post_init(self) -> None:
+        """Initialise every weight as the reference does (normal(0, initializer_range) for linear and embedding weights,
+        zero biases and padding rows, unit LayerNorm scales); the model constructors call it last.
+        """
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -71,13 +81,29 @@ class DebertaPreTrainedModel(nn.Module):
         return getattr(self, self.base_model_prefix, self)
 
     def get_input_embeddings(self) -> nn.Embedding:
+        """The word embedding layer (its table: [vocab_size, E])."""
         return self.base_model.embeddings.word_embeddings
 
     def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
+        """Replace the word embedding layer.
+
+        Args:
+            new_embeddings: an ``nn.Embedding`` [vocab_size, E].
+        """
         self.base_model.embeddings.word_embeddings = new_embeddings
 
     def resize_token_embeddings(self, new_num_tokens: int) -> nn.Embedding:
-        """Grow or shrink the vocabulary; new rows are initialised like the rest, tied heads follow."""
+        """Grow or shrink the vocabulary; new rows are initialised like the rest, tied heads follow.
+
+        Args:
+            new_num_tokens: the new vocabulary size (a positive integer).
+
+        Returns:
+            The word embedding layer (the same one when the size is unchanged).
+
+        Raises:
+            ValueError: ``new_num_tokens`` is not a positive integer.
+        """
         if not isinstance(new_num_tokens, int) or new_num_tokens < 1:
             raise ValueError(f"new_num_tokens must be a positive integer, got {new_num_tokens!r}")
         old = self.get_input_embeddings()
@@ -128,6 +154,7 @@ class DebertaPreTrainedModel(nn.Module):
             self._checkpointing_needs_input_grads = True
 
     def gradient_checkpointing_disable(self) -> None:
+        """Keep every layer's activations again (undo ``gradient_checkpointing_enable``)."""
         self.base_model.encoder.gradient_checkpointing = False
         if self._checkpointing_needs_input_grads:  # the hook it added, not one the user asked for
             self.disable_input_require_grads()
@@ -140,10 +167,17 @@ class DebertaPreTrainedModel(nn.Module):
         every_n_layers: int = 1,
         offload: bool = False,
     ) -> None:
-        """``gradient_checkpointing_enable`` under its transformers 5 name."""
+        """``gradient_checkpointing_enable`` under its transformers 5 name.
+
+        Args:
+            activation_checkpointing_kwargs: as ``gradient_checkpointing_kwargs``.
+            every_n_layers: as ``gradient_checkpointing_enable``'s.
+            offload: as ``gradient_checkpointing_enable``'s.
+        """
         self.gradient_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
 
     def activation_checkpointing_disable(self) -> None:
+        """``gradient_checkpointing_disable`` under its transformers 5 name."""
         self.gradient_checkpointing_disable()
 
     @property
@@ -159,6 +193,7 @@ class DebertaPreTrainedModel(nn.Module):
             )
 
     def disable_input_require_grads(self) -> None:
+        """Remove the hook ``enable_input_require_grads`` added (nothing when there is none)."""
         if self._input_require_grads_hook is not None:
             self._input_require_grads_hook.remove()
             self._input_require_grads_hook = None
@@ -178,14 +213,23 @@ class DebertaPreTrainedModel(nn.Module):
         )
 
     def estimate_tokens(self, input_dict: Mapping[str, Any]) -> int:
-        """Tokens in a batch: the number of elements of its ``input_ids`` (0 when it has none)."""
+        """Tokens in a batch: the number of elements of its ``input_ids`` (0 when it has none).
+
+        Args:
+            input_dict: the batch's inputs by name (``input_ids`` [b, s]).
+        """
         tokens = input_dict.get(self.main_input_name)
         return 0 if tokens is None else int(tokens.numel())
 
     def floating_point_ops(self, input_dict: Mapping[str, Any], exclude_embeddings: bool = True) -> int:
-        """Approximate forward + backward FLOPs of one batch, ``6 * tokens * parameters`` (the reference's and
-        Kaplan et al.'s estimate; attention's sequence-squared terms are left out). transformers.Trainer sums it
-        into ``total_flos``."""
+        """Approximate forward + backward FLOPs of one batch, ``6 * tokens * parameters`` (the reference's and Kaplan et
+        al.'s estimate; attention's sequence-squared terms are left out). transformers.Trainer sums it into
+        ``total_flos``.
+
+        Args:
+            input_dict: the batch's inputs by name (``input_ids`` [b, s] counts the tokens).
+            exclude_embeddings: count only the non-embedding parameters (``num_parameters``).
+        """
         return 6 * self.estimate_tokens(input_dict) * self.num_parameters(exclude_embeddings=exclude_embeddings)
 
     # ------------------------------------------------------------------ loading / saving
@@ -203,10 +247,26 @@ class DebertaPreTrainedModel(nn.Module):
     ):
         """Load a checkpoint folder (or hub id with the [hub] extra) written by this package or the reference.
 
-        Reads model.safetensors (or its shards), else pytorch_model.bin (weights_only=True); with
-        ``from_tf=True``, the reference's tf_model.h5. Other keyword arguments override config fields
-        (``num_labels=3``, ``problem_type=...``). Missing, unexpected and mis-shaped weights of the encoder are
-        reported together in one CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
+        Reads model.safetensors (or its shards), else pytorch_model.bin (weights_only=True); with ``from_tf=True``,
+        the reference's tf_model.h5. Missing, unexpected and mis-shaped weights of the encoder are reported together
+        in one CheckpointLoadError; a fresh task head on a base checkpoint is a warning.
+
+        Args:
+            pretrained_model_name_or_path: a checkpoint folder, or a hub id (needs the [hub] extra).
+            config: use this configuration instead of the checkpoint's config.json.
+            from_tf: read the reference's tf_model.h5 instead of the PyTorch weights.
+            torch_dtype: cast the loaded model to this dtype (``torch.bfloat16``); default float32.
+            ignore_mismatched_sizes: leave task-head weights whose shape differs from the checkpoint's (another
+                number of labels) freshly initialised instead of failing.
+            output_loading_info: also return what was missing, unexpected and mismatched.
+            **kwargs: override config fields (``num_labels=3``, ``problem_type=...``); the hub options ``cache_dir``,
+                ``revision``, ``token``, ``local_files_only``.
+
+        Returns:
+            The model in eval mode; with ``output_loading_info``, the pair (model, info dict).
+
+        Raises:
+            CheckpointLoadError: the checkpoint's weights do not fit the model.
         """
         files, config = resolve_pretrained(pretrained_model_name_or_path, config, caller=cls.from_pretrained,
                                            **kwargs)
@@ -262,7 +322,11 @@ class DebertaPreTrainedModel(nn.Module):
 
 
 class DebertaModel(DebertaPreTrainedModel):
-    """The bare encoder: embeddings + disentangled-attention layers. Returns last_hidden_state etc."""
+    """The bare encoder: embeddings + disentangled-attention layers. Returns last_hidden_state etc.
+
+    Args:
+        config: the model's configuration (a ``DebertaConfig``).
+    """
 
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__(config)
@@ -285,6 +349,34 @@ class DebertaModel(DebertaPreTrainedModel):
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
     ):
+        """Encode a batch: embeddings, then every layer.
+
+        Args:
+            input_ids: token ids [b, s], int32 or int64, in [0, vocab_size). Give this or ``inputs_embeds``, not
+                both.
+            attention_mask: 1 for a token, 0 for padding, [b, s] (or [b, s, s], [b, 1, s], [b, 1, s, s], [b, 1, 1,
+                s]); bool, integer or 0/1 floats. Default: all ones.
+            token_type_ids: segment ids [b, s] in [0, type_vocab_size); default zeros (ignored when type_vocab_size
+                is 0).
+            position_ids: absolute positions [b, s] or [1, s]; default 0 .. s-1. Read only by the absolute position
+                embeddings (``position_biased_input``) and the enhanced mask decoder.
+            inputs_embeds: word embeddings [b, s, E] (floats) to use instead of looking up ``input_ids``.
+            output_attentions: also return each layer's attention probabilities [b, h, s, s]; default
+                ``config.output_attentions``.
+            output_hidden_states: also return the embedding output and each layer's output, [b, s, e] each; default
+                ``config.output_hidden_states``.
+            return_dict: return a ``ModelOutput`` (default ``config.return_dict``), else the tuple of its fields that
+                are not None.
+
+        Returns:
+            A ``ModelOutput``: ``last_hidden_state`` [b, s, e], then ``hidden_states`` (a tuple of [b, s, e], the
+            embedding output first) and ``attentions`` (a tuple of [b, h, s, s], one per layer) when asked for;
+            without ``return_dict``, the tuple of the same fields.
+
+        Raises:
+            ValueError: an input of the wrong shape, dtype or value range (docs/errors.md lists each), or both or
+                neither of ``input_ids`` and ``inputs_embeds``.
+        """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = self.config.return_dict if return_dict is None else return_dict

@@ -63,8 +63,16 @@ def as_lists(value: Any) -> Any:
 
 
 class BatchEncoding(dict):
-    """The tokenizer's output: a dict of fields (``input_ids`` ...) with attribute access, plus the Rust
-    ``Encoding`` objects behind it for alignment queries (``word_ids``, ``char_to_token`` ...)."""
+    """The tokenizer's output: a dict of fields (``input_ids`` ...) with attribute access, plus the Rust ``Encoding``
+    objects behind it for alignment queries (``word_ids``, ``char_to_token`` ...). ``encoding[i]`` (an int) is row
+    i's ``Encoding``.
+
+    Args:
+        data: the fields by name: lists of ids per row ([b, s]), or tensors.
+        encodings: the Rust ``tokenizers.Encoding`` of each row, or None (no alignment queries).
+        tensor_type: convert the list fields to ``'np'``, ``'pt'`` or ``'tf'`` tensors; None keeps lists.
+        prepend_batch_axis: wrap each field in a batch of one first (a single text's fields).
+    """
 
     def __init__(
         self,
@@ -115,43 +123,109 @@ class BatchEncoding(dict):
         return self._encodings
 
     def tokens(self, batch_index: int = 0) -> List[str]:
-        """The token strings of row ``batch_index``."""
+        """The token strings of row ``batch_index``.
+
+        Args:
+            batch_index: the row.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         return self._require_encodings()[batch_index].tokens
 
     def word_ids(self, batch_index: int = 0) -> List[Optional[int]]:
-        """For each token of row ``batch_index``, the index of the word it came from (None for special and
-        padding tokens): with ``is_split_into_words=True`` the index into the given word list."""
+        """For each token of row ``batch_index``, the index of the word it came from (None for special and padding
+        tokens): with ``is_split_into_words=True`` the index into the given word list.
+
+        Args:
+            batch_index: the row.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         return self._require_encodings()[batch_index].word_ids
 
     def sequence_ids(self, batch_index: int = 0) -> List[Optional[int]]:
-        """For each token, 0 (first text), 1 (text_pair) or None (special and padding tokens)."""
+        """For each token, 0 (first text), 1 (text_pair) or None (special and padding tokens).
+
+        Args:
+            batch_index: the row.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         return self._require_encodings()[batch_index].sequence_ids
 
     def token_to_word(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[int]:
+        """The index of the word a token came from, or None (special and padding tokens).
+
+        Args:
+            batch_or_token_index: the token index (row 0) or, with ``token_index``, the row.
+            token_index: the token index within row ``batch_or_token_index``.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
         return self._require_encodings()[batch_index].word_ids[token_index]
 
     def token_to_chars(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[Tuple[int, int]]:
-        """The (start, end) character span of a token in its own text, or None for special tokens."""
+        """The (start, end) character span of a token in its own text, or None for special tokens.
+
+        Args:
+            batch_or_token_index: the token index (row 0) or, with ``token_index``, the row.
+            token_index: the token index within row ``batch_or_token_index``.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
         return self._require_encodings()[batch_index].token_to_chars(token_index)
 
     def char_to_token(
         self, batch_or_char_index: int, char_index: Optional[int] = None, sequence_index: int = 0
     ) -> Optional[int]:
-        """The index of the token covering character ``char_index`` of text ``sequence_index`` (0 or 1)."""
+        """The index of the token covering character ``char_index`` of text ``sequence_index`` (0 or 1).
+
+        Args:
+            batch_or_char_index: the character index (row 0) or, with ``char_index``, the row.
+            char_index: the character index within row ``batch_or_char_index``.
+            sequence_index: 0 for the first text, 1 for text_pair.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         batch_index, char_index = (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
         return self._require_encodings()[batch_index].char_to_token(char_index, sequence_index)
 
     def word_to_tokens(
         self, batch_or_word_index: int, word_index: Optional[int] = None, sequence_index: int = 0
     ) -> Optional[Tuple[int, int]]:
-        """The (start, end) token span of word ``word_index`` of text ``sequence_index``."""
+        """The (start, end) token span of word ``word_index`` of text ``sequence_index``.
+
+        Args:
+            batch_or_word_index: the word index (row 0) or, with ``word_index``, the row.
+            word_index: the word index within row ``batch_or_word_index``.
+            sequence_index: 0 for the first text, 1 for text_pair.
+
+        Raises:
+            ValueError: the BatchEncoding carries no encodings (it was built from plain data).
+        """
         batch_index, word_index = (0, batch_or_word_index) if word_index is None else (batch_or_word_index, word_index)
         return self._require_encodings()[batch_index].word_to_tokens(word_index, sequence_index)
 
     def convert_to_tensors(self, tensor_type: Any = None, prepend_batch_axis: bool = False) -> "BatchEncoding":
-        """Turn every field into a tensor of ``tensor_type`` ('np', 'pt', 'tf'); None leaves lists."""
+        """Turn every list field into a tensor of ``tensor_type`` in place; return self.
+
+        Ids become int64 ('np', 'pt') or int32 ('tf', as the reference); float fields (regression labels) float32.
+
+        Args:
+            tensor_type: ``'np'``, ``'pt'`` or ``'tf'`` (or the reference's ``TensorType``); None leaves lists.
+            prepend_batch_axis: wrap each field in a batch of one first.
+
+        Raises:
+            ValueError: an unknown ``tensor_type``, or rows of different lengths (pad first).
+        """
         tensor_type = check_tensor_type(tensor_type)
         if tensor_type is None:
             return self
@@ -161,7 +235,11 @@ class BatchEncoding(dict):
         return self
 
     def to(self, device: Any) -> "BatchEncoding":
-        """Move torch tensors to ``device`` (other values are left alone)."""
+        """Move torch tensors to ``device`` (other values are left alone); return self.
+
+        Args:
+            device: a torch device or its name (``"cuda"``).
+        """
         for key, value in self.items():
             if hasattr(value, "to") and not isinstance(value, (list, tuple, str)):
                 self[key] = value.to(device)

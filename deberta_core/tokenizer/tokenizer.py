@@ -71,8 +71,31 @@ class _Backend:
 class DebertaTokenizer:
     """DeBERTa (v1) byte-level BPE tokenizer, on the Rust ``tokenizers`` library.
 
-    ``DebertaTokenizer()`` loads the embedded deberta-base files; ``DebertaTokenizer(vocab_file, merges_file)``
-    or ``DebertaTokenizer(tokenizer_file=...)`` loads others; ``from_pretrained`` loads a folder or hub id.
+    ``DebertaTokenizer()`` loads the embedded deberta-base files; ``DebertaTokenizer(vocab_file, merges_file)`` or
+    ``DebertaTokenizer(tokenizer_file=...)`` loads others; ``from_pretrained`` loads a folder or hub id.
+
+    Args:
+        vocab_file: a GPT-2 style vocab.json (with ``merges_file``).
+        merges_file: the BPE merges.txt (with ``vocab_file``).
+        tokenizer_file: a tokenizer.json instead of the two files (its pipeline is replaced by the reference 4.x
+            one).
+        add_prefix_space: treat the text as if it started with a space (needed with ``is_split_into_words``).
+        model_max_length: the longest sequence the model takes (``truncation`` and ``padding="max_length"`` default
+            to it).
+        clean_up_tokenization_spaces: ``decode`` removes spaces before punctuation by default.
+        padding_side: ``"right"`` or ``"left"``.
+        truncation_side: ``"right"`` or ``"left"``.
+        pad_token: the padding token (must be in the vocabulary, as every special token).
+        cls_token: the token that starts every sequence.
+        sep_token: the token that ends each text.
+        unk_token: the token of unknown strings.
+        mask_token: the masked-LM token (it absorbs the whitespace before it).
+        name_or_path: what ``name_or_path`` reports; default the source file (or ``"deberta-base"``).
+
+    Raises:
+        ValueError: only one of ``vocab_file`` / ``merges_file``, a bad ``model_max_length`` or side, or a special
+            token missing from the vocabulary.
+        TypeError: ``add_prefix_space`` not a bool, or a special token not a non-empty str.
     """
 
     vocab_files_names = {"vocab_file": VOCAB_NAME, "merges_file": MERGES_NAME, "tokenizer_file": TOKENIZER_JSON_NAME}
@@ -178,9 +201,20 @@ class DebertaTokenizer:
         local_files_only: bool = False,
         **kwargs: Any,
     ) -> "DebertaTokenizer":
-        """Load from a folder (tokenizer.json, else vocab.json + merges.txt; tokenizer_config.json if present),
-        from ``"deberta-base"`` (the embedded files, offline), or from a hub id (needs the [hub] extra).
-        Keyword arguments override tokenizer_config.json."""
+        """Load from a folder (tokenizer.json, else vocab.json + merges.txt; tokenizer_config.json if present), from
+        ``"deberta-base"`` (the embedded files, offline), or from a hub id (needs the [hub] extra).
+
+        Args:
+            pretrained_model_name_or_path: a folder, ``"deberta-base"``, or a hub id ``owner/name``.
+            cache_dir: the hub's download cache (hub ids only).
+            revision: the hub branch, tag or commit.
+            token: the hub token (private repositories).
+            local_files_only: use only what the hub cache already holds.
+            **kwargs: constructor arguments; they override tokenizer_config.json.
+
+        Raises:
+            FileNotFoundError: the folder holds no tokenizer files, or cannot be found or fetched.
+        """
         path = os.fspath(pretrained_model_name_or_path)
         if not os.path.isdir(path) and path in EMBEDDED_NAMES:
             folder = ASSETS_DIR
@@ -214,8 +248,19 @@ class DebertaTokenizer:
         )
 
     def save_vocabulary(self, save_directory: str, filename_prefix: Optional[str] = None) -> Tuple[str, ...]:
-        """Write vocab.json and merges.txt (optionally ``{prefix}-vocab.json`` ...) into an existing folder, both
-        or neither (staged, then moved in)."""
+        """Write vocab.json and merges.txt (optionally ``{prefix}-vocab.json`` ...) into an existing folder, both or
+        neither (staged, then moved in).
+
+        Args:
+            save_directory: an existing folder.
+            filename_prefix: prepended to the file names, with a ``-``.
+
+        Returns:
+            The paths written.
+
+        Raises:
+            FileNotFoundError: ``save_directory`` is not an existing folder.
+        """
         save_directory = os.fspath(save_directory)
         if not os.path.isdir(save_directory):
             raise FileNotFoundError(f"save_vocabulary needs an existing folder, got {save_directory!r}")
@@ -229,9 +274,20 @@ class DebertaTokenizer:
         return [os.path.basename(path) for path in written]
 
     def save_pretrained(self, save_directory: str, filename_prefix: Optional[str] = None) -> Tuple[str, ...]:
-        """Write tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt and tokenizer.json:
-        files that this class and the reference 4.x tokenizers (slow and fast) load. All or nothing: the files
-        are written to a staging folder and moved in at the end (an error leaves the folder as it was)."""
+        """Write tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt and tokenizer.json: files that
+        this class and the reference 4.x tokenizers (slow and fast) load. All or nothing: the files are written to a
+        staging folder and moved in at the end (an error leaves the folder as it was).
+
+        Args:
+            save_directory: the folder (created if missing).
+            filename_prefix: prepended to the file names, with a ``-``.
+
+        Returns:
+            The paths written.
+
+        Raises:
+            FileExistsError: ``save_directory`` is a file.
+        """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise FileExistsError(f"save_pretrained needs a folder, got the file {save_directory!r}")
@@ -319,6 +375,7 @@ class DebertaTokenizer:
         return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)
 
     def get_vocab(self) -> Dict[str, int]:
+        """Token string -> id, special tokens included."""
         return self.backend_tokenizer.get_vocab(with_added_tokens=True)
 
     @property
@@ -390,11 +447,22 @@ class DebertaTokenizer:
         return [self.backend_tokenizer.token_to_id(token) for token in self.all_special_tokens]
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
-        """How many special tokens the template adds: 2 for ``[CLS] A [SEP]``, 3 for a pair."""
+        """How many special tokens the template adds: 2 for ``[CLS] A [SEP]``, 3 for a pair.
+
+        Args:
+            pair: for a pair of texts.
+        """
         return 3 if pair else 2
 
     def convert_tokens_to_ids(self, tokens: Union[str, Sequence[str]]) -> Union[int, List[int]]:
-        """Token string(s) to id(s); unknown tokens give the [UNK] id."""
+        """Token string(s) to id(s); unknown tokens give the [UNK] id.
+
+        Args:
+            tokens: one token string, or a sequence of them.
+
+        Raises:
+            TypeError: a token in the sequence is not a str.
+        """
         tok = self.backend_tokenizer
         if isinstance(tokens, str):
             index = tok.token_to_id(tokens)
@@ -410,7 +478,12 @@ class DebertaTokenizer:
     def convert_ids_to_tokens(
         self, ids: Union[int, Sequence[int]], skip_special_tokens: bool = False
     ) -> Union[Optional[str], List[Optional[str]]]:
-        """Id(s) to token string(s) (None for an id outside the vocabulary, as the reference)."""
+        """Id(s) to token string(s) (None for an id outside the vocabulary, as the reference).
+
+        Args:
+            ids: one id, or a sequence / 1-D tensor of them.
+            skip_special_tokens: leave special tokens out (sequences only).
+        """
         tok = self.backend_tokenizer
         if isinstance(ids, (int, np.integer)):
             return tok.id_to_token(int(ids))
@@ -418,11 +491,20 @@ class DebertaTokenizer:
         return [tok.id_to_token(index) for index in as_id_list(ids) if index not in special]
 
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
-        """Byte-level tokens back to text."""
+        """Byte-level tokens back to text.
+
+        Args:
+            tokens: vocabulary token strings.
+        """
         return self.backend_tokenizer.decoder.decode(list(tokens))
 
     def build_inputs_with_special_tokens(self, token_ids_0: List[int], token_ids_1: Optional[List[int]] = None) -> List[int]:
-        """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``."""
+        """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``.
+
+        Args:
+            token_ids_0: the ids of the first text, without special tokens.
+            token_ids_1: the ids of the second text, or None.
+        """
         cls, sep = [self.cls_token_id], [self.sep_token_id]
         if token_ids_1 is None:
             return cls + list(token_ids_0) + sep
@@ -431,8 +513,17 @@ class DebertaTokenizer:
     def get_special_tokens_mask(
         self, token_ids_0: List[int], token_ids_1: Optional[List[int]] = None, already_has_special_tokens: bool = False
     ) -> List[int]:
-        """1 where the template puts a special token, 0 elsewhere; with ``already_has_special_tokens``,
-        1 for every special id in ``token_ids_0`` ([MASK] included, as the reference)."""
+        """1 where the template puts a special token, 0 elsewhere; with ``already_has_special_tokens``, 1 for every
+        special id in ``token_ids_0`` ([MASK] included, as the reference).
+
+        Args:
+            token_ids_0: the ids of the first text (with special tokens when ``already_has_special_tokens``).
+            token_ids_1: the ids of the second text, or None.
+            already_has_special_tokens: ``token_ids_0`` is a whole encoded sequence.
+
+        Raises:
+            ValueError: ``already_has_special_tokens`` with ``token_ids_1``.
+        """
         if already_has_special_tokens:
             if token_ids_1 is not None:
                 raise ValueError("already_has_special_tokens=True expects one sequence (token_ids_1=None), got two")
@@ -445,7 +536,12 @@ class DebertaTokenizer:
     def create_token_type_ids_from_sequences(
         self, token_ids_0: List[int], token_ids_1: Optional[List[int]] = None
     ) -> List[int]:
-        """0 for ``[CLS] A [SEP]``, 1 for ``B [SEP]`` (the original DeBERTa and reference 4.x convention)."""
+        """0 for ``[CLS] A [SEP]``, 1 for ``B [SEP]`` (the original DeBERTa and reference 4.x convention).
+
+        Args:
+            token_ids_0: the ids of the first text, without special tokens.
+            token_ids_1: the ids of the second text, or None.
+        """
         first = [0] * (len(token_ids_0) + 2)
         if token_ids_1 is None:
             return first
@@ -596,17 +692,44 @@ class DebertaTokenizer:
         add_special_tokens: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """The ``input_ids`` of one text or pair (list of ints, or a tensor with ``return_tensors``)."""
+        """The ``input_ids`` of one text or pair (list of ints, or a tensor with ``return_tensors``).
+
+        Args:
+            text: one text (or, with ``is_split_into_words=True``, its words).
+            text_pair: the second text of a pair, or None.
+            add_special_tokens: add ``[CLS]`` / ``[SEP]``.
+            **kwargs: the tokenizer call's other options (``padding``, ``truncation``, ``max_length``,
+                ``return_tensors`` ...).
+
+        Raises:
+            TypeError: ``text`` is not a single text (use the tokenizer call for batches).
+        """
         if not isinstance(text, str) and not kwargs.get("is_split_into_words"):
             raise TypeError(f"encode expects one text (str), got {type(text).__name__}; use __call__ for batches")
         return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
 
     def encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
-        """Same as calling the tokenizer on one text or pair."""
+        """Same as calling the tokenizer on one text or pair.
+
+        Args:
+            text: one text.
+            text_pair: the second text of a pair, or None.
+            **kwargs: the tokenizer call's other options (``padding``, ``truncation``, ``max_length``,
+                ``return_tensors`` ...).
+        """
         return self(text, text_pair, **kwargs)
 
     def batch_encode_plus(self, batch_text_or_text_pairs: Sequence[Any], **kwargs: Any) -> BatchEncoding:
-        """Same as calling the tokenizer on a batch."""
+        """Same as calling the tokenizer on a batch.
+
+        Args:
+            batch_text_or_text_pairs: a list of texts, or of (text, text_pair) tuples.
+            **kwargs: the tokenizer call's other options (``padding``, ``truncation``, ``max_length``,
+                ``return_tensors`` ...).
+
+        Raises:
+            TypeError: the batch is not a list or tuple.
+        """
         if not isinstance(batch_text_or_text_pairs, (list, tuple)):
             raise TypeError(f"batch_encode_plus expects a list of texts or pairs, got {type(batch_text_or_text_pairs).__name__}")
         return self(batch_text_or_text_pairs, **kwargs)
@@ -621,11 +744,29 @@ class DebertaTokenizer:
         return_attention_mask: Optional[bool] = None,
         return_tensors: Any = None,
     ) -> BatchEncoding:
-        """Pad examples that are already encoded (what data collators call): a list of dicts (one per example),
-        a dict of lists, or a BatchEncoding. ``input_ids`` get the pad id, ``attention_mask`` 0 (it is created
-        when missing; ``return_attention_mask=False`` leaves it out, where the reference would keep a given mask
-        unpadded), ``token_type_ids`` 0, ``special_tokens_mask`` 1;
-        any other field (labels ...) is passed through unchanged, as the reference does."""
+        """Pad examples that are already encoded (what data collators call): a list of dicts (one per example), a dict
+        of lists, or a BatchEncoding. ``input_ids`` get the pad id, ``attention_mask`` 0 (it is created when missing;
+        ``return_attention_mask=False`` leaves it out, where the reference would keep a given mask unpadded),
+        ``token_type_ids`` 0, ``special_tokens_mask`` 1; any other field (labels ...) is passed through unchanged, as
+        the reference does.
+
+        Args:
+            encoded_inputs: the examples (each field a list of ids, or a tensor).
+            padding: ``True`` / ``"longest"``: to the longest row; ``"max_length"``: to ``max_length`` (default
+                ``model_max_length``); ``False`` / ``"do_not_pad"``: no padding.
+            max_length: the length of ``padding="max_length"``.
+            pad_to_multiple_of: round the padded length up to a multiple of this.
+            padding_side: ``"right"`` or ``"left"``; default the tokenizer's.
+            return_attention_mask: ``False`` leaves the mask out; otherwise it is made (or padded).
+            return_tensors: ``'np'``, ``'pt'``, ``'tf'`` or None (lists).
+
+        Returns:
+            A BatchEncoding of the padded fields, [b, s] each.
+
+        Raises:
+            ValueError: no examples, no ``input_ids``, or a bad padding option.
+            TypeError: a list item that is not a dict.
+        """
         if isinstance(encoded_inputs, (list, tuple)):
             if not encoded_inputs:
                 raise ValueError("pad expects at least one example, got an empty list")
@@ -679,8 +820,17 @@ class DebertaTokenizer:
     def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **kwargs: Any) -> List[str]:
         """The vocabulary tokens of a text (or pair), without special tokens unless asked.
 
-        Returns vocabulary strings (``convert_tokens_to_ids`` inverts it), as the reference slow tokenizer;
-        the reference fast one returns the matched text for added tokens (``' [MASK]'``, not in the vocabulary).
+        Returns vocabulary strings (``convert_tokens_to_ids`` inverts it), as the reference slow tokenizer; the
+        reference fast one returns the matched text for added tokens (``' [MASK]'``, not in the vocabulary).
+
+        Args:
+            text: one text.
+            pair: the second text of a pair, or None.
+            add_special_tokens: add ``[CLS]`` / ``[SEP]``.
+            **kwargs: the tokenizer call's other options.
+
+        Raises:
+            TypeError: ``text`` is not a str.
         """
         if not isinstance(text, str):
             raise TypeError(f"tokenize expects a str, got {type(text).__name__}")
@@ -695,8 +845,16 @@ class DebertaTokenizer:
         skip_special_tokens: bool = False,
         clean_up_tokenization_spaces: Optional[bool] = None,
     ) -> str:
-        """Ids (list, int, NumPy/torch/TF 1-D tensor) back to text; invalid UTF-8 becomes U+FFFD. An id outside
-        the vocabulary ``[0, len(self))`` is an error (the backend would drop it without a word)."""
+        """Ids (list, int, NumPy/torch/TF 1-D tensor) back to text; invalid UTF-8 becomes U+FFFD.
+
+        Args:
+            token_ids: the ids of one sequence [s].
+            skip_special_tokens: leave the special tokens out.
+            clean_up_tokenization_spaces: remove spaces before punctuation; default the tokenizer's setting.
+
+        Raises:
+            ValueError: an id outside the vocabulary ``[0, len(self))`` (the backend would drop it without a word).
+        """
         ids = self._check_ids_in_vocabulary(as_id_list(token_ids))
         text = self.backend_tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
         if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
@@ -719,7 +877,16 @@ class DebertaTokenizer:
         skip_special_tokens: bool = False,
         clean_up_tokenization_spaces: Optional[bool] = None,
     ) -> List[str]:
-        """``decode`` for each row of a batch (list of lists, or a 2-D tensor)."""
+        """``decode`` for each row of a batch (list of lists, or a 2-D tensor [b, s]).
+
+        Args:
+            sequences: the ids of each row.
+            skip_special_tokens: leave the special tokens out.
+            clean_up_tokenization_spaces: remove spaces before punctuation; default the tokenizer's setting.
+
+        Raises:
+            ValueError: an id outside the vocabulary (the message names the row).
+        """
         if hasattr(sequences, "numpy") and not isinstance(sequences, np.ndarray):
             sequences = sequences.numpy() if not hasattr(sequences, "detach") else sequences.detach().cpu().numpy()
         rows = [self._check_ids_in_vocabulary(as_id_list(row), row_index) for row_index, row in enumerate(sequences)]
