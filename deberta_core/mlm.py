@@ -338,11 +338,19 @@ class MLMMasker:
 
     # ------------------------------------------------------------------------------------------------ collator
     def __call__(self, examples: Any, return_tensors: Optional[str] = None) -> BatchEncoding:
-        """Collate and mask: ``examples`` is a list of dicts (``input_ids`` and optionally ``attention_mask``,
-        ``token_type_ids``, ``special_tokens_mask``, ``word_ids``), a list of id sequences, or one mapping of
-        fields (a padded ``BatchEncoding``). Rows must have equal length (pad first). Returns a BatchEncoding
-        with ``input_ids``, ``labels`` and the other model inputs given (``special_tokens_mask`` and
-        ``word_ids`` are consumed), as ``return_tensors`` ('np', 'pt', 'tf') or NumPy arrays when None."""
+        """Collate and mask a batch (the data collator of a training loop).
+
+        Args:
+            examples: a list of dicts (``input_ids`` and optionally ``attention_mask``, ``token_type_ids``,
+                ``special_tokens_mask``, ``word_ids``), a list of id sequences, or one mapping of fields (a padded
+                ``BatchEncoding``). Rows must have equal length s (pad first).
+            return_tensors: ``"np"``, ``"pt"`` or ``"tf"``; None for NumPy arrays.
+
+        Returns:
+            A ``BatchEncoding`` with ``input_ids`` [b, s] (masked), ``labels`` [b, s] (the original id where a
+            token was selected, -100 elsewhere) and the other model inputs given; ``special_tokens_mask`` and
+            ``word_ids`` are consumed.
+        """
         fields = _collate_fields(examples)
         ids = _int_array("input_ids", fields.pop("input_ids"))
         special = fields.pop("special_tokens_mask", None)

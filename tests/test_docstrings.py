@@ -58,7 +58,7 @@ def load_objects() -> Dict[str, "griffe.Object"]:
                 continue
             if members is not None and name not in members:
                 continue
-            if members is None and name.startswith("_"):
+            if members is None and name.startswith("_") and name != "__call__":  # the site shows __call__
                 continue
             add(member, None)
         for name in members or ():

@@ -584,10 +584,47 @@ class DebertaTokenizer:
     ) -> BatchEncoding:
         """Encode a text, a pair, a batch of texts or a batch of pairs (see docs/tokenizer.md).
 
-        ``text`` may be a str, a list of str (batch), a list of (text, text_pair) tuples (batch of pairs), or
-        with ``is_split_into_words=True`` a list of words or a list of such lists. ``text_pair`` matches it.
-        Returns a BatchEncoding: lists (one row, or one per batch item / overflow window), or tensors of
-        ``return_tensors`` ('np', 'pt', 'tf'; always with a batch axis).
+        Args:
+            text: a str, a list of str (a batch), a list of (text, text_pair) tuples (a batch of pairs), or with
+                ``is_split_into_words=True`` a list of words or a list of such lists.
+            text_pair: the second texts, shaped like ``text`` (a str for a str, a list for a batch), or None.
+            add_special_tokens: add ``[CLS] A [SEP]`` / ``[CLS] A [SEP] B [SEP]``.
+            padding: False / ``"do_not_pad"``; True / ``"longest"`` (to the longest row of the batch);
+                ``"max_length"`` (to ``max_length``, else ``model_max_length``).
+            truncation: True / ``"longest_first"``, ``"only_first"``, ``"only_second"``, False /
+                ``"do_not_truncate"``; None truncates only when ``max_length`` is given without padding (the
+                reference's rule).
+            max_length: the length to truncate or pad to; None: ``model_max_length`` where one is needed.
+            stride: tokens shared by consecutive overflow windows (with ``return_overflowing_tokens``).
+            is_split_into_words: ``text`` holds words, each encoded as if it followed a space (needs
+                ``add_prefix_space=True``).
+            pad_to_multiple_of: round the padded length up to a multiple of this.
+            padding_side: ``"right"`` or ``"left"``; None: the tokenizer's ``padding_side``.
+            return_tensors: ``"np"``, ``"pt"`` or ``"tf"`` for int tensors [b, s] (always with a batch axis);
+                None for Python lists.
+            return_token_type_ids: include ``token_type_ids`` [b, s] (0 for the first segment, 1 for the
+                second); None or True include them.
+            return_attention_mask: include ``attention_mask`` [b, s] (1 for a token, 0 for padding); None or True
+                include it.
+            return_overflowing_tokens: return every truncation window as a row of its own, and
+                ``overflow_to_sample_mapping`` [rows] (the input each row came from).
+            return_special_tokens_mask: include ``special_tokens_mask`` [b, s] (1 at ``[CLS]`` / ``[SEP]`` /
+                padding).
+            return_offsets_mapping: include ``offset_mapping`` [b, s, 2] (character span of each token in its
+                text; (0, 0) for special tokens).
+            return_length: include ``length`` [b] (tokens per row, padding included).
+            add_prefix_space: encode the first word as if a space preceded it; None: the tokenizer's setting.
+            verbose: log once when a row is longer than ``model_max_length`` and nothing truncates.
+
+        Returns:
+            A ``BatchEncoding``: lists (one row for a single input, else one per batch item or overflow window),
+            or tensors of ``return_tensors``.
+
+        Raises:
+            ValueError: an unknown padding / truncation / tensor type or side, a negative ``stride`` or
+                ``max_length``, a ``max_length`` shorter than the special tokens, a text the backend cannot
+                truncate as asked, or ``is_split_into_words`` without ``add_prefix_space``.
+            TypeError: ``add_prefix_space`` that is not a bool or None.
         """
         add_prefix_space = self.add_prefix_space if add_prefix_space is None else add_prefix_space
         if not isinstance(add_prefix_space, bool):
