@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from deberta_core import DebertaConfig
 
 from .embeddings import DebertaLayerNorm
+from .utils import is_traced
 
 
 # Eager inference widens the clamped c2p / p2c products (to [heads, b, s, 2s]) a few heads at a time, within this.
@@ -267,11 +268,12 @@ class DisentangledSelfAttention(nn.Module):
         They depend on weights only. When no gradient can reach them (eval mode, and autograd off or the weights
         frozen) and nothing is tracing the model, the whole table is projected once and kept: the window is a view
         of it. The kept tables are keyed by the storage, version counter, dtype, device and layout of every weight
-        they come from (and by the autocast dtype, which is theirs), so an optimizer step, load_state_dict, ``.to()`` or any in-place write through autograd's
-        view of a weight recomputes them; train() / eval() / ``.to()`` drop them.
+        they come from (relative_weights) and by the autocast dtype (theirs), so an optimizer step, load_state_dict,
+        ``.to()`` or any in-place write through autograd's view of a weight recomputes them; train() / eval() /
+        ``.to()`` drop them.
         """
         weights = self.relative_weights(rel_embeddings)
-        if self.training or torch.compiler.is_compiling() or torch.jit.is_tracing() or (
+        if self.training or is_traced() or (
             torch.is_grad_enabled() and any(weight.requires_grad for weight in weights)
         ):
             start = self.max_relative_positions - att_span

@@ -11,7 +11,7 @@ from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
 from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
-from .utils import checkpoint
+from .utils import checkpoint, is_traced
 
 
 class DebertaIntermediate(nn.Module):
@@ -88,9 +88,9 @@ class DebertaEncoder(nn.Module):
     @staticmethod
     def drop_full_mask(attention_mask: torch.Tensor, output_attentions: bool) -> Optional[torch.Tensor]:
         """The mask the layers get: None when nothing is masked in an eager call that returns no attention maps,
-        so each layer's fused kernel skips its mask passes (checked here once per forward, not in every layer).
-        Traced graphs keep the mask: one general path, whatever the values."""
-        if output_attentions or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        so each layer's fused kernel skips its mask passes (checked here once per forward, not in every layer);
+        traced graphs keep it (utils.is_traced)."""
+        if output_attentions or is_traced():
             return attention_mask
         return None if bool(attention_mask.all()) else attention_mask
 
@@ -98,7 +98,7 @@ class DebertaEncoder(nn.Module):
         if not self.relative_attention:
             return None
         # Torch only: eager calls share one set of attention buffers across the layers (see scratch()).
-        eager = not (torch.compiler.is_compiling() or torch.jit.is_tracing())
+        eager = not is_traced()
         return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, {} if eager else None)
 
     def forward(

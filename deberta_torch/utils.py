@@ -17,6 +17,13 @@ from deberta_core.outputs import IGNORE_INDEX
 from deberta_core.validation import MODEL_INPUTS, Checks, TensorInfo, ValueCheck, check_labels, check_model_inputs
 
 
+def is_traced() -> bool:
+    """True while torch.compile / torch.export (dynamo) or torch.jit traces the model: the eager-only fast paths (kept
+    relative tables, shared attention buffers, the dropped all-True mask) stay out of a graph, which keeps one
+    general path whatever the values."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 def register_model_output_pytree() -> None:
     """Let torch.export / torch.compile see through ModelOutput (an ordered mapping of tensors)."""
     from torch.utils import _pytree
