@@ -122,6 +122,12 @@ class BatchEncoding(dict):
             raise ValueError("this BatchEncoding carries no encodings (it was built from plain data)")
         return self._encodings
 
+    def _row_and_index(self, batch_or_index: int, index: Optional[int]) -> Tuple[Any, int]:
+        """(the row's Encoding, the index within it) for the reference's two call forms: (index), on row 0, and
+        (row, index)."""
+        batch_index, index = (0, batch_or_index) if index is None else (batch_or_index, index)
+        return self._require_encodings()[batch_index], index
+
     def tokens(self, batch_index: int = 0) -> List[str]:
         """The token strings of row ``batch_index``.
 
@@ -166,8 +172,8 @@ class BatchEncoding(dict):
         Raises:
             ValueError: the BatchEncoding carries no encodings (it was built from plain data).
         """
-        batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
-        return self._require_encodings()[batch_index].word_ids[token_index]
+        encoding, token_index = self._row_and_index(batch_or_token_index, token_index)
+        return encoding.word_ids[token_index]
 
     def token_to_chars(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[Tuple[int, int]]:
         """The (start, end) character span of a token in its own text, or None for special tokens.
@@ -179,8 +185,8 @@ class BatchEncoding(dict):
         Raises:
             ValueError: the BatchEncoding carries no encodings (it was built from plain data).
         """
-        batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
-        return self._require_encodings()[batch_index].token_to_chars(token_index)
+        encoding, token_index = self._row_and_index(batch_or_token_index, token_index)
+        return encoding.token_to_chars(token_index)
 
     def char_to_token(
         self, batch_or_char_index: int, char_index: Optional[int] = None, sequence_index: int = 0
@@ -195,8 +201,8 @@ class BatchEncoding(dict):
         Raises:
             ValueError: the BatchEncoding carries no encodings (it was built from plain data).
         """
-        batch_index, char_index = (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
-        return self._require_encodings()[batch_index].char_to_token(char_index, sequence_index)
+        encoding, char_index = self._row_and_index(batch_or_char_index, char_index)
+        return encoding.char_to_token(char_index, sequence_index)
 
     def word_to_tokens(
         self, batch_or_word_index: int, word_index: Optional[int] = None, sequence_index: int = 0
@@ -211,8 +217,8 @@ class BatchEncoding(dict):
         Raises:
             ValueError: the BatchEncoding carries no encodings (it was built from plain data).
         """
-        batch_index, word_index = (0, batch_or_word_index) if word_index is None else (batch_or_word_index, word_index)
-        return self._require_encodings()[batch_index].word_to_tokens(word_index, sequence_index)
+        encoding, word_index = self._row_and_index(batch_or_word_index, word_index)
+        return encoding.word_to_tokens(word_index, sequence_index)
 
     def convert_to_tensors(self, tensor_type: Any = None, prepend_batch_axis: bool = False) -> "BatchEncoding":
         """Turn every list field into a tensor of ``tensor_type`` in place; return self.
