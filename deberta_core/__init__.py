@@ -2,7 +2,8 @@
 
 from .config import DebertaConfig
 from .outputs import ModelOutput
-from .tokenizer import DebertaTokenizer, DebertaTokenizerFast
+from .tokenizer import DebertaTokenizer, DebertaTokenizerFast, DebertaV2Tokenizer, DebertaV2TokenizerFast
 
-__all__ = ["DebertaConfig", "DebertaTokenizer", "DebertaTokenizerFast", "ModelOutput"]
+__all__ = ["DebertaConfig", "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
+           "ModelOutput"]
 __version__ = "0.1.0"
