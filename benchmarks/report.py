@@ -192,9 +192,15 @@ def tokenizer_table(result: Mapping[str, Any]) -> str:
     titles = {"batch_padded_truncated": "padded + truncated batch", "batch_plain": "plain batch",
               "batch_pairs_np": "pairs, NumPy tensors",
               "batch_offsets_overflow": "offsets + overflow windows (stride 32)"}
+    titles.update({f"v2_{name}": f"v2 (spm.model): {title}" for name, title in titles.items()})
     rows = [[titles.get(name, name), f"{row['texts_per_s']:,.0f}", fmt_ratio(row["ratio"])]
             for name, row in result.items() if isinstance(row, Mapping) and "texts_per_s" in row]
-    return markdown_table(["scenario", "texts/s (ours)", "speed vs reference fast tokenizer"], rows)
+    table = markdown_table(["scenario", "texts/s (ours)", "speed vs reference fast tokenizer"], rows)
+    load = result.get("v2_load_128k")
+    if load:
+        table += (f"\n\nDebertaV2Tokenizer loads a {load['pieces']:,}-piece spm.model ({load['file_bytes'] / 1e6:.1f} MB, "
+                  f"the deberta-v3-base size) in {load['load_s']:.2f} s.")
+    return table
 
 
 def convert_table(result: Mapping[str, Any]) -> str:

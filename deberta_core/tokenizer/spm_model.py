@@ -196,6 +196,31 @@ def _read_message(reader: _Reader, span: Tuple[int, int], target, table: Dict[in
     return target
 
 
+_FLOAT = struct.Struct("<f")
+
+
+def _fast_piece(data: bytes, start: int, end: int) -> Optional[SentencePiece]:
+    """The common layout of a piece (``piece`` with a one-byte length, ``score``, a one-byte ``type``) decoded
+    directly; None for anything else (the generic reader then decodes it and reports any error)."""
+    if end - start < 2 or data[start] != 0x0A or data[start + 1] >= 0x80:
+        return None
+    pos = start + 2 + data[start + 1]
+    if pos > end:
+        return None
+    try:
+        text = data[start + 2:pos].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    score, kind = 0.0, NORMAL
+    if pos + 5 <= end and data[pos] == 0x15:
+        score = _FLOAT.unpack_from(data, pos + 1)[0]
+        pos += 5
+    if pos + 2 <= end and data[pos] == 0x18 and data[pos + 1] < 0x80:
+        kind = data[pos + 1]
+        pos += 2
+    return SentencePiece(text, score, kind) if pos == end else None
+
+
 def parse_model(data: bytes, source: str) -> ModelProto:
     """Decode the bytes of an ``spm.model``.
 
@@ -216,7 +241,9 @@ def parse_model(data: bytes, source: str) -> ModelProto:
         if number in (1, 2, 3, 5) and wire != LENGTH:
             raise reader.fail(f"field {number} has wire type {wire}, expected a message")
         if number == 1:
-            piece = _read_message(reader, value, SentencePiece(), _PIECE_FIELDS, f"pieces[{len(model.pieces)}]")
+            piece = _fast_piece(reader.data, value[0], value[1])
+            if piece is None:
+                piece = _read_message(reader, value, SentencePiece(), _PIECE_FIELDS, f"pieces[{len(model.pieces)}]")
             model.pieces.append(piece)
         elif number == 2:
             _read_message(reader, value, model.trainer_spec, _TRAINER_FIELDS, "trainer_spec")

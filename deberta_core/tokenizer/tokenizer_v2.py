@@ -204,18 +204,17 @@ class DebertaV2Tokenizer(TokenizerBase):
         # that is not an added token yet ([UNK] matched after normalization, as the reference's slow class makes it).
         for index, token in extra_added_tokens(added_tokens, added_tokens_decoder, specials, source):
             self._add_at(tok, token, index, source)
-        present = tok.get_added_tokens_decoder()
-        have = {t.content for t in present.values()}
+        have = {t.content for t in tok.get_added_tokens_decoder().values()}
         for name in SPECIAL_ORDER:
             attribute = {"bos_token": "cls_token", "eos_token": "sep_token"}.get(name, name)
             token = specials[attribute]
-            if token in have:
-                continue
+            if token in have or (tok.token_to_id(token) is None and attribute != "mask_token"):
+                continue  # an added token already, or missing: special_token_ids names it below
             have.add(token)
-            if token not in tok.get_vocab(with_added_tokens=True) and attribute != "mask_token":
-                continue  # special_token_ids names it below
             tok.add_tokens([AddedToken(token, normalized=attribute == "unk_token", special=True)])
-        ids = special_token_ids(tok.get_vocab(with_added_tokens=True), specials, source)
+        found = {token: tok.token_to_id(token) for token in specials.values()}
+        ids = special_token_ids({token: index for token, index in found.items() if index is not None}, specials,
+                                source)
         tok.post_processor = processors.TemplateProcessing(
             single=f"{cls_token}:0 $A:0 {sep_token}:0",
             pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
