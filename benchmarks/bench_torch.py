@@ -37,8 +37,10 @@ def _forward_runner(model, inputs: Dict[str, torch.Tensor], info: Optional[Dict[
     return Runner(step, output=lambda: step().numpy(), info=info or {})
 
 
-def forward_ours(spec: Dict[str, Any], compile: bool = False, transform: Optional[str] = None) -> Runner:
-    """deberta_torch.DebertaModel in eval mode; ``transform`` ("module.function") is a fast-inference entry point
+def forward_ours(spec: Dict[str, Any], compile: bool = False, transform: Optional[str] = None,
+                 frozen: bool = False) -> Runner:
+    """deberta_torch.DebertaModel in eval mode; ``frozen``: with ``freeze_relative_tables()`` (the serving switch;
+    default: tables projected per call); ``transform`` ("module.function") is a fast-inference entry point
     of the package applied to the eval model (the returned callable is timed); ``compile``: torch.compile with
     fullgraph=True, which raises at the first call on any graph break, and no recompilation allowed after the
     warm-up (a recompile while timing fails the case instead of being timed)."""
@@ -46,6 +48,8 @@ def forward_ours(spec: Dict[str, Any], compile: bool = False, transform: Optiona
 
     model = deberta_torch.DebertaModel.from_pretrained(spec["checkpoint"]).eval()
     info: Dict[str, Any] = {}
+    if frozen:
+        model.freeze_relative_tables()
     if transform:
         module, _, name = transform.rpartition(".")
         function = getattr(importlib.import_module(module), name, None)

@@ -94,6 +94,8 @@ _GEMM = "benchmarks.bench_gemm"
 #          optional=True),
 TORCH_FORWARD_PEERS = (
     Peer("ours", f"{_TORCH}:forward_ours", ours=True, label="ours (eager)"),
+    Peer("ours-frozen", f"{_TORCH}:forward_ours", options=(("frozen", True),), ours=True,
+         label="ours (eager, freeze_relative_tables)"),
     Peer("ours-compile", f"{_TORCH}:forward_ours", options=(("compile", True),), ours=True,
          label="ours, torch.compile(fullgraph=True)"),
     Peer("reference", f"{_TORCH}:forward_reference", label="reference (transformers)"),

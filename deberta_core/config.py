@@ -270,7 +270,8 @@ class DebertaConfig:
                 f"max_relative_positions must be an integer (< 1 means max_position_embeddings), "
                 f"got {self.max_relative_positions!r}"
             )
-        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
+        if (not isinstance(self.pad_token_id, int) or isinstance(self.pad_token_id, bool)
+                or not 0 <= self.pad_token_id < self.vocab_size):
             raise ValueError(f"pad_token_id must be an integer in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
@@ -319,6 +320,20 @@ class DebertaConfig:
             raise ValueError(f"legacy must be true, false or unset, got {self.legacy!r}")
         if self.enhanced_mask_decoder:
             self._validate_enhanced_mask_decoder()
+
+    def validate_pooler(self) -> None:
+        """What the pooler of the classification heads needs; both twins' ``ContextPooler`` call it (the bare model
+        has no pooler, so a config with another ``pooler_hidden_size`` still serves it, as in the reference).
+
+        Raises:
+            ValueError: ``pooler_hidden_size`` differs from ``hidden_size`` (the reference fails at the first
+                forward with a matrix-shape error).
+        """
+        if self.pooler_hidden_size != self.hidden_size:
+            raise ValueError(
+                f"pooler_hidden_size ({self.pooler_hidden_size}) must equal hidden_size ({self.hidden_size}) for a "
+                f"head with a pooler: its dense layer reads the first token's hidden state"
+            )
 
     def _validate_enhanced_mask_decoder(self) -> None:
         """What the enhanced mask decoder needs (the original code skips it or fails with a shape error)."""

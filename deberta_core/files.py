@@ -314,7 +314,8 @@ class CheckpointFiles:
 
     def pick(self, formats: Sequence[str], logger=None) -> Optional[str]:
         """The first of ``formats`` (a loader's order of preference) that the folder holds, or None. When it holds
-        several of them, which one is read is logged (INFO on ``logger``): the others are not compared.
+        several of them, which one is read is logged as a WARNING on ``logger`` (shown by default): the others are
+        not compared.
 
         Args:
             formats: format names, most preferred first.
@@ -323,8 +324,8 @@ class CheckpointFiles:
         found = [fmt for fmt in formats if fmt in self.weights]
         if len(found) > 1 and logger is not None:
             others = ", ".join(os.path.basename(self.weights[f]) for f in found[1:])
-            logger.info("%s holds %s and %s; loading %s (the others are ignored)", self.folder,
-                        os.path.basename(self.weights[found[0]]), others, os.path.basename(self.weights[found[0]]))
+            logger.warning("%s holds %s and %s; loading %s (the others are ignored)", self.folder,
+                           os.path.basename(self.weights[found[0]]), others, os.path.basename(self.weights[found[0]]))
         return found[0] if found else None
 
     def shard_files(self, fmt: str) -> List[str]:

@@ -312,7 +312,7 @@ def plan_load(
     dst_name = (lambda e: e.torch_key) if dst_family == "torch" else (lambda e: e.keras_name)
     dst_shape = (lambda e: e.torch_shape) if dst_family == "torch" else (lambda e: e.keras_shape)
     problems: List[str] = []
-    missing, unexpected, mismatched = [], [], []
+    missing, unexpected, mismatched, untied = [], [], [], []
     for entry in plan.missing_entries:
         name = dst_name(entry)
         if is_head_weight(name):
@@ -328,7 +328,15 @@ def plan_load(
             mismatched.append((name, expected, got))
             problems.append(f"shape mismatch for {name!r}: checkpoint has {got}, the model expects {expected}")
     for name in plan.unexpected:
-        if is_head_weight(name):
+        if name in plan.untied:
+            # The head decodes with the word embeddings: a decoder saved apart from them (tie_word_embeddings=False)
+            # would be dropped and the logits silently differ from the checkpoint's.
+            untied.append(renames[name])
+            problems.append(f"{plan.untied[name]}: the checkpoint was saved with an untied decoder "
+                            f"(tie_word_embeddings=False), and {model_name}'s masked-LM head decodes with the word "
+                            f"embeddings, so its logits would differ. Tie them in the checkpoint (copy the word "
+                            f"embeddings into the decoder) or load its encoder into another head")
+        elif is_head_weight(name):
             report.unexpected_keys.append(renames[name])
         else:
             unexpected.append(renames[name])
@@ -337,7 +345,7 @@ def plan_load(
     if problems:
         raise CheckpointLoadError(
             f"the checkpoint does not fit {model_name} ({len(problems)} problem(s)):\n  - " + "\n  - ".join(problems),
-            missing, unexpected, mismatched,
+            missing, unexpected + untied, mismatched,
         )
     for item in plan.items:
         item.src = renames[item.src]

@@ -264,6 +264,7 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
 class ContextPooler(keras.layers.Layer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
+        config.validate_pooler()
         self.dense = keras.layers.Dense(config.pooler_hidden_size, kernel_initializer=initializer(config), name="dense",
                                         dtype=self.dtype_policy)
         self.dropout = keras.layers.Dropout(config.pooler_dropout, name="dropout", dtype=self.dtype_policy)

@@ -18,7 +18,8 @@ from deberta_core.weight_plan import config_for_weights
 from . import io
 from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
-from .utils import Embedding, restart_lora_factors_after_load, shape_list, unpack_inputs, validate_inputs
+from .utils import (Embedding, lists_to_arrays, restart_lora_factors_after_load, shape_list, unpack_inputs,
+                    validate_inputs)
 
 logger = logging.getLogger("deberta_tf")
 
@@ -60,6 +61,13 @@ class TFDebertaPreTrainedModel(keras.Model):
             raise TypeError(f"expected a deberta_core.DebertaConfig, got {type(config).__name__}")
         self.config = config
         self.lora_settings = None  # a LoraSettings, set by enable_lora
+
+    def __call__(self, *args, **kwargs):
+        """Keras' ``__call__`` takes only tensors and arrays in its first argument; the rectangular nested Python
+        lists that ``call`` accepts there (alone, in an input dict or in an input list) become arrays first."""
+        if args:
+            args = (lists_to_arrays(args[0]),) + args[1:]
+        return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ building
     @property

@@ -163,6 +163,31 @@ def validate_labels(task: str, logits: tf.Tensor, problem_type: Optional[str] = 
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
 
 
+def lists_to_arrays(inputs):
+    """The first argument of a model call with its nested Python lists of numbers made NumPy arrays: the argument
+    itself, each value of an input dict, or each element of an input list (a list whose first element has a shape
+    is a list of inputs, not one input). Anything else is returned as it is, for unpack_inputs to check."""
+    def as_array(value):
+        if isinstance(value, (list, tuple)) and not (value and hasattr(value[0], "shape")):
+            array = np.asarray(value) if _is_numeric_nest(value) else None
+            if array is not None and array.dtype != object:
+                return array
+        return value
+
+    if isinstance(inputs, Mapping):
+        return {key: as_array(value) for key, value in inputs.items()}
+    if isinstance(inputs, (list, tuple)) and inputs and hasattr(inputs[0], "shape"):
+        return type(inputs)(as_array(value) for value in inputs)
+    return as_array(inputs)
+
+
+def _is_numeric_nest(value) -> bool:
+    """A nest of lists/tuples whose leaves are Python or NumPy numbers (bools included)."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_numeric_nest(item) for item in value)
+    return isinstance(value, (int, float, np.number, np.bool_))
+
+
 def unpack_inputs(call):
     """Accept the reference's input forms on ``call``: keyword arguments; a dict of them as the first argument;
     a list/tuple of tensors in the documented order (the order of ``call``'s parameters); or one tensor of

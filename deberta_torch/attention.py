@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from deberta_core import DebertaConfig
 
 from .embeddings import DebertaLayerNorm
-from .utils import is_traced
+from .utils import is_traced, is_transformed
 
 
 # Eager inference widens the clamped c2p / p2c products (to [heads, b, s, 2s]) a few heads at a time, within this.
@@ -144,7 +144,8 @@ class DisentangledSelfAttention(nn.Module):
             if "p2c" in self.pos_att_type:
                 self.pos_q_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
-        self._relative_tables = None  # (key, weight aliases, (pos_key_layer, pos_query_layer)): see relative_tables
+        self.freeze_tables = False  # set by the model's freeze_relative_tables(): see relative_tables
+        self._frozen_tables = None  # (pos_key_layer, pos_query_layer) of the whole table, projected while frozen
 
     def transpose_for_scores(self, x: torch.Tensor) -> torch.Tensor:
         x = x.view(x.shape[:-1] + (self.num_attention_heads, -1))  # [b, s, h, d']
@@ -179,7 +180,7 @@ class DisentangledSelfAttention(nn.Module):
         if self.relative_attention and relative_positions is not None and rel_embeddings is not None:
             rel_att = self.disentangled_att_bias(query_layer, key_layer, relative_positions, rel_embeddings)
 
-        if output_attentions:
+        if output_attentions or is_transformed():
             # Exact eager path: masked keys get probability 0, fully masked query rows all-zero attention.
             attention_scores = torch.matmul(query_layer, key_layer.transpose(-1, -2))  # [b, h, s, s]
             if rel_att is not None:
@@ -265,42 +266,53 @@ class DisentangledSelfAttention(nn.Module):
         with its rows reversed (c2p reads its columns backwards, see deberta_core.relative_position) and
         pos_query_layer scaled (p2c); None for a term the config does not use.
 
-        They depend on weights only. When no gradient can reach them (eval mode, and autograd off or the weights
-        frozen) and nothing is tracing the model, the whole table is projected once and kept: the window is a view
-        of it. The kept tables are keyed by the storage, version counter, dtype, device and layout of every weight
-        they come from (relative_weights) and by the autocast dtype (theirs), so an optimizer step, load_state_dict,
-        ``.to()`` or any in-place write through autograd's view of a weight recomputes them; train() / eval() /
-        ``.to()`` drop them.
+        Projected through ``pos_proj`` / ``pos_q_proj`` on every call, as the Keras twin does, so every change to a
+        weight or to the projection modules (an optimizer step of any kind, a write through ``.data`` or NumPy, an
+        adapter switched, a hook or a parametrization added or removed) is seen. Torch only: after the model's
+        ``freeze_relative_tables()``, eval calls that no gradient can reach read a whole table projected once
+        (frozen_relative_tables): an explicit promise by the user that the weights no longer change.
         """
-        weights = self.relative_weights(rel_embeddings)
-        if self.training or is_traced() or (
-            torch.is_grad_enabled() and any(weight.requires_grad for weight in weights)
-        ):
-            start = self.max_relative_positions - att_span
-            window = self.pos_dropout(rel_embeddings[start : start + 2 * att_span])  # [2a, e]
-            return self.project_relative(window)
-        device = rel_embeddings.device.type
-        autocast = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device)  # the tables' dtype
-        key = tuple((w.data_ptr(), w._version, w.dtype, w.device, w.shape, w.stride()) for w in weights), autocast
-        if self._relative_tables is None or self._relative_tables[0] != key:
-            self._relative_tables = None  # free the stale tables before projecting the new ones
-            with torch.inference_mode(False), torch.no_grad():  # ordinary tensors, usable outside inference mode
-                tables = self.project_relative(rel_embeddings)
-            # The aliases keep the weights' storage alive, so no new weight can reuse an address in the key.
-            self._relative_tables = (key, [w.detach() for w in weights], tables)
-        start = self.max_relative_positions - att_span  # the reversed table's window is the same slice
-        return tuple(None if t is None else t[:, :, start : start + 2 * att_span] for t in self._relative_tables[2])
+        start = self.max_relative_positions - att_span
+        if self.freeze_tables and not self.training and not self.needs_table_gradient(rel_embeddings):
+            device = rel_embeddings.device.type  # frozen tables keep the weights' dtype; autocast calls cast the window
+            dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+            tables = self.frozen_relative_tables(rel_embeddings)
+            return tuple(None if t is None else t[:, :, start : start + 2 * att_span].to(dtype) for t in tables)
+        window = self.pos_dropout(rel_embeddings[start : start + 2 * att_span])  # [2a, e]
+        return self.project_relative(window)
 
-    def relative_weights(self, rel_embeddings: torch.Tensor) -> list:
-        """Every tensor the projected relative-position tables are computed from: the relative embeddings and every
-        parameter and buffer of the projections, so a wrapper's own weights (a PEFT LoRA adapter's factors on
-        pos_proj, ...) count as well as the wrapped layer's."""
+    def needs_table_gradient(self, rel_embeddings: torch.Tensor) -> bool:
+        """Whether a gradient can reach the relative tables in this call: autograd on and a weight they come from
+        (``rel_embeddings``, every parameter of the projections, an adapter's too) requires one."""
+        if not torch.is_grad_enabled():
+            return False
         weights = [rel_embeddings]
         if "c2p" in self.pos_att_type:
-            weights += [*self.pos_proj.parameters(), *self.pos_proj.buffers()]
+            weights += self.pos_proj.parameters()
         if "p2c" in self.pos_att_type:
-            weights += [*self.pos_q_proj.parameters(), *self.pos_q_proj.buffers()]
-        return weights
+            weights += self.pos_q_proj.parameters()
+        return any(weight.requires_grad for weight in weights)
+
+    def frozen_relative_tables(self, rel_embeddings: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The whole table projected through the modules (hooks and adapters as they are now), without autocast, and
+        kept until the model is unfrozen, changes mode (train() / eval()), moves (``.to()``) or loads a state dict;
+        the next frozen call then projects it again. A call being traced reads kept tables but keeps none, so a
+        graph never stores a table of its own. Concurrent calls may project it at once: each gets a whole table and
+        one of them is kept (one assignment), so no call reads a half-made or other-precision table."""
+        tables = self._frozen_tables
+        if tables is None:
+            device = rel_embeddings.device.type
+            with torch.inference_mode(False), torch.no_grad(), torch.autocast(device, enabled=False):
+                tables = self.project_relative(rel_embeddings)  # ordinary tensors, usable outside inference mode
+            if not is_traced():
+                self._frozen_tables = tables
+        return tables
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze (or unfreeze) the relative tables: see relative_tables. Either way the kept tables are dropped, so
+        freezing again projects the current weights."""
+        self.freeze_tables = frozen
+        self._frozen_tables = None
 
     def project_relative(self, rel_embeddings: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """pos_key_layer (rows reversed) and scaled pos_query_layer [1, h, 2a, d] of relative-embedding rows [2a, e]."""
@@ -314,12 +326,16 @@ class DisentangledSelfAttention(nn.Module):
         return pos_key_layer, pos_query_layer
 
     def train(self, mode: bool = True) -> "DisentangledSelfAttention":
-        self._relative_tables = None
+        self._frozen_tables = None  # a mode change re-freezes: the next frozen call projects the current weights
         return super().train(mode)
 
     def _apply(self, fn, recurse: bool = True):
-        self._relative_tables = None  # .to() / .half() / .cuda() ...: new weights, and the old tables would linger
+        self._frozen_tables = None  # .to() / .half() / .cuda() ...: new weights, and the old tables would linger
         return super()._apply(fn, recurse)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._frozen_tables = None  # load_state_dict: new weights (the projections' own are loaded by their modules)
+        super()._load_from_state_dict(*args, **kwargs)
 
 
 class DebertaSelfOutput(nn.Module):

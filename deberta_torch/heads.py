@@ -234,6 +234,7 @@ class DebertaForMaskedLM(DebertaPreTrainedModel):
 class ContextPooler(nn.Module):
     def __init__(self, config: DebertaConfig) -> None:
         super().__init__()
+        config.validate_pooler()
         self.dense = nn.Linear(config.pooler_hidden_size, config.pooler_hidden_size)
         self.dropout = nn.Dropout(config.pooler_dropout)
         self.activation = get_activation(config.pooler_hidden_act)

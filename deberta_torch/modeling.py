@@ -123,6 +123,38 @@ class DebertaPreTrainedModel(nn.Module):
     def _resize_output_bias(self, new_num_tokens: int) -> None:
         """Heads whose output is tied to the vocabulary override this."""
 
+    # ------------------------------------------------------------------ inference
+    def freeze_relative_tables(self) -> "FrozenRelativeTables":
+        """Serve eval calls from relative-position tables projected once, until ``unfreeze_relative_tables()``.
+
+        By default every call projects the relative embeddings through each layer's ``pos_proj`` / ``pos_q_proj``
+        (as the reference does), so whatever changes the weights or those modules is seen. Freezing is the
+        serving switch: each layer projects its whole table once, at its first eval call that no gradient can
+        reach, and later calls slice it (docs/torch.md, "Frozen relative tables"). It is your promise that the
+        weights and the projection modules stay as they are: a change made while frozen (an optimizer step in
+        eval mode, a write through ``.data``, an adapter switched, a hook added to ``pos_proj``) is not seen until
+        you freeze again. A mode change (``train()`` / ``eval()``), ``.to()`` and ``load_state_dict()`` re-freeze:
+        the next frozen call projects the weights as they are then. Training calls, and eval calls with autograd
+        on and a relative weight requiring grad, project per call while frozen. Thread-safe: concurrent calls in
+        any mix of dtypes and autocast states read the one table (cast to the autocast dtype per call).
+        ``torch.compile`` / ``torch.export`` read tables frozen before tracing and never keep any of their own.
+        Calling it again re-projects. Torch only (the Keras twin projects per call; under XLA it costs little).
+
+        Returns:
+            A handle: ``with model.freeze_relative_tables(): ...`` unfreezes on leaving the block; a plain call
+            stays frozen until ``unfreeze_relative_tables()``.
+        """
+        for module in self.modules():
+            if isinstance(module, DisentangledSelfAttention):
+                module.set_frozen(True)
+        return FrozenRelativeTables(self)
+
+    def unfreeze_relative_tables(self) -> None:
+        """Project the relative-position tables on every call again (the default) and drop the frozen ones."""
+        for module in self.modules():
+            if isinstance(module, DisentangledSelfAttention):
+                module.set_frozen(False)
+
     # ------------------------------------------------------------------ training helpers
     def gradient_checkpointing_enable(
         self,
@@ -319,6 +351,23 @@ class DebertaPreTrainedModel(nn.Module):
             config.save_pretrained(staging.folder)
             io.save_weights(self, staging.folder, safe_serialization=safe_serialization, state_dict=state_dict)
             staging.commit(replaces=weight_file_names(save_directory, io.OWN_FORMATS))
+
+
+class FrozenRelativeTables:
+    """What ``freeze_relative_tables()`` returns: a context manager that unfreezes the model's tables on exit.
+
+    Args:
+        model: the frozen model.
+    """
+
+    def __init__(self, model: DebertaPreTrainedModel) -> None:
+        self.model = model
+
+    def __enter__(self) -> DebertaPreTrainedModel:
+        return self.model
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.model.unfreeze_relative_tables()
 
 
 class DebertaModel(DebertaPreTrainedModel):

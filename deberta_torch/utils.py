@@ -18,10 +18,18 @@ from deberta_core.validation import MODEL_INPUTS, Checks, TensorInfo, ValueCheck
 
 
 def is_traced() -> bool:
-    """True while torch.compile / torch.export (dynamo) or torch.jit traces the model: the eager-only fast paths (kept
-    relative tables, shared attention buffers, the dropped all-True mask) stay out of a graph, which keeps one
-    general path whatever the values."""
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+    """True while torch.compile / torch.export (dynamo) or torch.jit traces the model, or a torch.func transform
+    (vmap, grad, jvp, ...) runs it: the eager-only fast paths (shared attention buffers written through ``out=``,
+    the relative term's own autograd op, the dropped all-True mask, keeping frozen relative tables) stay out of a
+    graph and out of transformed calls, which get one general path of plain differentiable ops whatever the
+    values."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or is_transformed()
+
+
+def is_transformed() -> bool:
+    """True while a torch.func transform (vmap, grad, jvp, ...) runs the model: it also takes the exact attention
+    path, since the fused kernel has no forward-mode derivative (jvp) on the CPU."""
+    return torch._C._are_functorch_transforms_active()  # torch has no public query for an active transform
 
 
 def register_model_output_pytree() -> None:

@@ -78,12 +78,12 @@ ONE_SIDED: List[OneSided] = [
              "eager torch inference shares its large [b, h, s, *] intermediates across layers through out= buffers "
              "(glibc hands blocks this large back to the OS, so fresh ones page-fault in every layer) and runs the "
              "relative term as one autograd op on them; TensorFlow allocates from its own pool, XLA plans buffers"),
-    OneSided("attention.py", "torch", ("DisentangledSelfAttention.__init__.self._relative_tables",
-                                       "DisentangledSelfAttention.relative_weights", "DisentangledSelfAttention.train",
-                                       "DisentangledSelfAttention._apply"),
-             "torch keeps the projected relative tables across eval calls, keyed by the weights' storage and version "
-             "counters and dropped by train()/eval()/.to(); Keras variables have no version counter, and a traced "
-             "function must read the variables it is given on each call"),
+    OneSided("attention.py", "torch", tuple("DisentangledSelfAttention." + name for name in (
+        "__init__.self.freeze_tables", "__init__.self._frozen_tables", "needs_table_gradient",
+        "frozen_relative_tables", "set_frozen", "train", "_apply", "_load_from_state_dict")),
+             "torch's serving switch (the model's freeze_relative_tables): eval calls read a whole table projected "
+             "once, re-projected after a mode change, .to() or load_state_dict; Keras projects per call (a traced "
+             "function reads the variables it is given, and XLA folds the projection into the graph)"),
     OneSided("embeddings.py", "keras", ("DebertaEmbeddings.supports_masking", "DebertaEmbeddings.compute_mask"),
              "Keras would take the `mask` argument for a Keras mask and propagate it"),
     OneSided("encoder.py", "torch", ("DebertaOutput.__init__",),
@@ -122,6 +122,12 @@ ONE_SIDED: List[OneSided] = [
                                        "DebertaPreTrainedModel.enable_lora", "DebertaPreTrainedModel.lora_layers"),
              "LoRA through Keras 3's own Dense.enable_lora (the keras-hub API); torch users adapt with PEFT, which "
              "wraps the model from outside"),
+    OneSided("modeling.py", "torch", ("DebertaPreTrainedModel.freeze_relative_tables",
+                                       "DebertaPreTrainedModel.unfreeze_relative_tables", "FrozenRelativeTables"),
+             "torch's serving switch for the relative tables (attention.py above); the Keras twin projects per call"),
+    OneSided("modeling.py", "keras", ("DebertaPreTrainedModel.__call__",),
+             "Keras' __call__ takes only tensors and arrays in its first argument: nested Python lists, which call() "
+             "accepts like the reference's TF classes, become arrays first; torch modules take tensors only"),
     OneSided("modeling.py", "keras", ("refuse_overwrite",),
              "Keras' save / save_weights take overwrite= (and would prompt); torch's save_pretrained replaces the "
              "checkpoint as a whole (both all-or-nothing)"),
@@ -186,15 +192,10 @@ ALLOWED: List[Allowed] = [
     Allowed("attention.py", (), ("else", "score ="), "(Keras: the sum, or the one term, is the score)"),
     Allowed("attention.py", ("# [b, h, s, s], fresh (the terms are views of reused buffers)",), ("# [b, h, s, s]",),
             "torch's terms are views of reused buffers, so it says the score is fresh"),
-    Allowed("attention.py", ("weights =", "if"), (),
-            "torch projects afresh only when a gradient can reach the tables or something traces the model; "
-            "otherwise it keeps them (ONE_SIDED above)"),
     Allowed("attention.py",
-            ("return", "device =", "autocast =", "# the tables' dtype", "key =", "if", "self._relative_tables =", "# free the stale tables before projecting the new ones",
-             "with", "# ordinary tensors, usable outside inference mode", "tables =",
-             "# The aliases keep the weights' storage alive, so no new weight can reuse an address in the key.",
-             "self._relative_tables =", "start =", "# the reversed table's window is the same slice"),
-            (), "(the kept tables, keyed by the weights and the autocast dtype: torch only, see ONE_SIDED above)"),
+            ("if", "device =", "# frozen tables keep the weights' dtype; autocast calls cast the window", "dtype =",
+             "tables =", "return"), (),
+            "torch reads the frozen tables when the user froze them and no gradient can reach them (ONE_SIDED above)"),
     Allowed("attention.py", ("self.q_bias =", "self.v_bias ="), (),
             "torch creates q_bias / v_bias in __init__, Keras in build() (after the sublayers)"),
     Allowed("attention.py", (), ("self.q_bias =", "self.v_bias ="), "(the other half of the entry above)"),

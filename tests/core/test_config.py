@@ -167,6 +167,7 @@ CONFIG_ERRORS = [
      "adds the raw position embeddings (embedding_size 128) to hidden states (hidden_size 768): they must be equal"),
     ({"enhanced_mask_decoder": True, "position_biased_input": False, "num_hidden_layers": 1},
      "it needs num_hidden_layers >= 2, got 1"),
+    ({"pad_token_id": True}, "pad_token_id must be an integer in [0, vocab_size=50265), got True"),
 ]
 
 

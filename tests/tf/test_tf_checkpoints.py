@@ -384,7 +384,7 @@ def test_shard_outside_the_checkpoint_folder_is_refused(tmp_path, expect_bad_inp
         tf_class("DebertaModel").from_pretrained(folder, from_pt=True)
 
 
-@pytest.mark.bad_input("TF from_pt=True of a folder holding model.safetensors and pytorch_model.bin", "log:INFO",
+@pytest.mark.bad_input("TF from_pt=True of a folder holding model.safetensors and pytorch_model.bin", "log:WARNING",
                        "holds model.safetensors and pytorch_model.bin; loading model.safetensors")
 def test_folder_with_two_weight_formats_says_which_is_loaded(tmp_path, expect_bad_input):
     folder = tmp_path / "both"
@@ -413,3 +413,23 @@ def test_killed_save_leaves_the_old_checkpoint_and_no_temporaries_after_the_next
     tf_class("DebertaModel").from_pretrained(tmp_path)  # the old checkpoint still loads
     tf_class("DebertaModel")(tiny_config()).save_pretrained(tmp_path)  # the next save cleans up
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "tf_model.h5"]
+
+
+@pytest.mark.bad_input("TF: a masked-LM checkpoint saved with an untied decoder (tie_word_embeddings=False)",
+                       CheckpointLoadError, "the checkpoint was saved with an untied decoder")
+def test_an_untied_mlm_decoder_is_refused(tmp_path, expect_bad_input):
+    """The reference writes cls.predictions.decoder.weight when its decoder is untied: the Keras head decodes with
+    the word embeddings, so loading it would silently change the logits."""
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "untied"
+    shutil.copytree(PT_DIR / "p1_rel_c2p_p2c__mlm", folder)
+    weights = load_file(folder / "model.safetensors")
+    embeddings = weights["deberta.embeddings.word_embeddings.weight"]
+    weights["cls.predictions.decoder.weight"] = embeddings[::-1].copy()
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with expect_bad_input():
+        tf_class("DebertaForMaskedLM").from_pretrained(folder, from_pt=True)
+    weights["cls.predictions.decoder.weight"] = embeddings  # a tied copy loads
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    tf_class("DebertaForMaskedLM").from_pretrained(folder, from_pt=True)

@@ -253,7 +253,7 @@ def test_misspelt_keyword_argument_is_refused(tmp_path, expect_bad_input):
     assert model.config.problem_type == "regression" and model.config.my_extra_key == 2
 
 
-@pytest.mark.bad_input("a folder holding both model.safetensors and a different pytorch_model.bin", "log:INFO",
+@pytest.mark.bad_input("a folder holding both model.safetensors and a different pytorch_model.bin", "log:WARNING",
                        "holds model.safetensors and pytorch_model.bin; loading model.safetensors")
 def test_folder_with_two_weight_formats_says_which_is_loaded(tmp_path, expect_bad_input):
     deberta_torch.DebertaModel(make_config()).save_pretrained(tmp_path / "a")

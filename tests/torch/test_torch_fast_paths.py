@@ -1,6 +1,6 @@
-"""The inference fast paths stay exact: projected relative tables kept across calls (and dropped or recomputed
-whenever a weight they come from changes), gather-free relative shifts (clamped and not), the buffers eager
-inference shares across layers, the mask passes skipped when nothing is masked."""
+"""The inference fast paths stay exact: frozen relative tables (freeze_relative_tables), gather-free relative
+shifts (clamped and not), the buffers eager inference shares across layers, the mask passes skipped when nothing is
+masked. tests/torch/test_torch_relative_tables.py runs the workflows that change weights and modules."""
 
 import copy
 
@@ -13,9 +13,9 @@ from conftest import ATOL_FP32, make_config
 from torch_helpers import max_diff, random_model, reference_twin, torch_inputs, valid_rows
 
 
-# bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 2e-3 per op): the kept and the uncached paths round at
-# different points (whole table vs window projection, the fused term vs autograd's ops), so their outputs of
-# order 1 agree to a few roundings (3.9e-3 seen), not bit for bit; an fp32 table served to a bf16 call fails.
+# bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 2e-3 per op): the frozen and the per-call paths round at
+# different points (the fp32 table cast once vs a bf16 projection of the window), so their outputs of order 1
+# agree to a few roundings (3.9e-3 seen), not bit for bit.
 ATOL_BF16 = 1e-2
 
 
@@ -28,37 +28,40 @@ def _attention(model):
 
 
 def _tables(model):
-    return _attention(model)._relative_tables
+    return _attention(model)._frozen_tables
 
 
 def _reference_output(model, inputs):
-    """The same weights in a fresh model, run with autograd on (no kept tables, no shared buffers)."""
+    """The same weights in a fresh model, run with autograd on (per-call tables, no shared buffers)."""
     fresh = copy.deepcopy(model)
-    for layer in fresh.encoder.layer:
-        layer.attention.self._relative_tables = None
+    fresh.unfreeze_relative_tables()
     with torch.enable_grad():
         return fresh(**inputs).last_hidden_state.detach()
 
 
-def test_tables_are_kept_in_inference_and_match_the_uncached_path():
+def test_frozen_tables_are_kept_and_match_the_per_call_path():
     model = _model()
     inputs = torch_inputs(model.config)
     with torch.no_grad():
+        per_call = model(**inputs).last_hidden_state
+        assert _tables(model) is None  # the default keeps nothing
+        model.freeze_relative_tables()
         first = model(**inputs).last_hidden_state
         kept = _tables(model)
         second = model(**inputs).last_hidden_state
     assert kept is not None and _tables(model) is kept  # reused, not recomputed
     assert torch.equal(first, second)
+    assert max_diff(first, per_call) <= ATOL_FP32
     assert max_diff(first, _reference_output(model, inputs)) <= ATOL_FP32
 
 
 @pytest.mark.parametrize("change", ["optimizer_step", "load_state_dict", "inplace_no_grad", "data_assignment",
                                     "rel_embeddings"])
-def test_a_changed_weight_is_never_served_stale(change):
+def test_a_changed_weight_is_seen_by_the_next_call(change):
     model = _model()
     inputs = torch_inputs(model.config)
     with torch.inference_mode():
-        model(**inputs)  # keep tables for the old weights
+        model(**inputs)
     layer = _attention(model)
     if change == "optimizer_step":
         model.train()
@@ -82,28 +85,14 @@ def test_a_changed_weight_is_never_served_stale(change):
     assert max_diff(got, _reference_output(model, inputs)) <= ATOL_FP32
 
 
-def test_dtype_moves_and_mode_switches_drop_the_tables():
+def test_autocast_calls_and_plain_calls_share_one_frozen_table():
+    """The frozen table keeps the weights' dtype; a bf16 autocast call casts its window, so plain and autocast
+    calls alternate on one table without failing or computing with the other precision's."""
     model = _model()
     inputs = torch_inputs(model.config)
-    with torch.no_grad():
-        model(**inputs)
-        assert _tables(model) is not None
-        model.train()
-        assert _tables(model) is None
-        model.eval()
-        model(**inputs)
-        model.double()
-        assert _tables(model) is None
-        got = model(**inputs).last_hidden_state
-    assert got.dtype == torch.float64 and _tables(model)[2][0].dtype == torch.float64
-    assert max_diff(got, _reference_output(model, inputs)) <= ATOL_FP32
-
-
-def test_autocast_calls_and_plain_calls_never_share_tables():
-    """Tables projected under bf16 autocast are bf16: a plain fp32 call after one (and the reverse) projects its
-    own instead of failing on, or computing with, the other precision's."""
-    model = _model()
-    inputs = torch_inputs(model.config)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reference_low = _reference_output(model, inputs)
+    model.freeze_relative_tables()
     with torch.inference_mode():
         plain = model(**inputs).last_hidden_state
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -111,16 +100,15 @@ def test_autocast_calls_and_plain_calls_never_share_tables():
         again = model(**inputs).last_hidden_state
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low_again = model(**inputs).last_hidden_state
+    assert _tables(model)[0].dtype == torch.float32
     assert torch.equal(plain, again) and torch.equal(low, low_again)
     assert max_diff(plain, _reference_output(model, inputs)) <= ATOL_FP32
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        reference_low = _reference_output(model, inputs)
     assert max_diff(low, reference_low) <= ATOL_BF16
 
 
-def test_adapter_weights_on_the_projections_count_as_the_tables_weights():
+def test_adapter_weights_on_the_projections_get_their_gradient_and_are_seen():
     """LoRA on pos_proj / pos_q_proj with the base frozen, trained in eval mode (no dropout): the adapter's factors
-    get their gradient (no kept table cuts them off), and after each step the next inference call recomputes."""
+    get their gradient, and after each step the next inference call sees the new factors."""
     peft = pytest.importorskip("peft")
     model = peft.get_peft_model(_model(), peft.LoraConfig(r=2, target_modules=["pos_proj", "pos_q_proj"],
                                                           init_lora_weights=False))
@@ -138,25 +126,17 @@ def test_adapter_weights_on_the_projections_count_as_the_tables_weights():
         optimizer.zero_grad()
 
 
-def test_no_tables_kept_while_a_gradient_can_reach_them():
+def test_tables_frozen_under_inference_mode_serve_a_frozen_model_with_input_gradients():
     model = _model()
     inputs = torch_inputs(model.config)
-    out = model(**inputs).last_hidden_state  # eval mode, autograd on, weights require grad
-    assert _tables(model) is None
-    out.sum().backward()
-    assert _attention(model).pos_proj.weight.grad is not None
-    assert model.encoder.rel_embeddings.weight.grad is not None
-
-
-def test_tables_kept_under_inference_mode_serve_a_frozen_model_with_input_gradients():
-    model = _model()
-    inputs = torch_inputs(model.config)
+    model.freeze_relative_tables()
     with torch.inference_mode():
-        model(**inputs)  # tables built inside inference mode
+        model(**inputs)  # tables projected inside inference mode
+    assert _tables(model) is not None
     model.requires_grad_(False)
     embeds = model.embeddings.word_embeddings(inputs["input_ids"]).requires_grad_(True)
     out = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).last_hidden_state
-    out.sum().backward()  # would raise if the kept tables were inference tensors
+    out.sum().backward()  # would raise if the frozen tables were inference tensors
     assert embeds.grad is not None and torch.isfinite(embeds.grad).all()
 
 
@@ -166,9 +146,12 @@ def test_tables_kept_under_inference_mode_serve_a_frozen_model_with_input_gradie
     ("rel_c2p_clamp", (13, 13)),  # c2p only, clamped, no padding
     ("rel_p2c_abs", (12, 2)),  # p2c only, clamped
 ])
-def test_inference_paths_match_the_reference(variant, lengths):
+@pytest.mark.parametrize("frozen", [False, True])
+def test_inference_paths_match_the_reference(variant, lengths, frozen):
     reference, ours = reference_twin("DebertaModel", make_config(variant), seed=3)
     inputs = torch_inputs(ours.config, lengths=lengths)
+    if frozen:
+        ours.freeze_relative_tables()
     with torch.inference_mode():
         expected = reference(**inputs).last_hidden_state
         got = ours(**inputs).last_hidden_state

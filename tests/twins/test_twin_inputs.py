@@ -263,10 +263,15 @@ def test_torch_refuses_lists(expect_bad_input):
 
 
 def test_keras_accepts_lists_like_the_reference():
-    """Keras layers take array-likes (the reference's TF classes do too): a rectangular list is a valid batch."""
+    """Keras layers take array-likes (the reference's TF classes do too): a rectangular list is a valid batch, as
+    a keyword, alone as the first argument, in an input dict or in an input list, with the same output."""
     model = TWINS["keras"].model()
-    out = model(input_ids=[[1, 2, 3]])
-    assert out["last_hidden_state"].shape == (1, 3, 32)
+    ids, mask = [[1, 5, 2], [1, 6, 2]], [[1, 1, 1], [1, 1, 0]]
+    expected = model(input_ids=np.array(ids), attention_mask=np.array(mask))["last_hidden_state"].numpy()
+    for out in (model(input_ids=ids, attention_mask=mask), model({"input_ids": ids, "attention_mask": mask}),
+                model([np.array(ids), mask]), model(ids, attention_mask=mask)):
+        np.testing.assert_array_equal(out["last_hidden_state"].numpy(), expected)
+    assert model([[1, 2, 3]])["last_hidden_state"].shape == (1, 3, 32)
 
 
 @pytest.mark.bad_input("a ragged nested list as input_ids (Keras)", ValueError,
@@ -412,3 +417,19 @@ def test_more_padding_never_changes_the_valid_outputs(lengths, extra, seed, twin
     loose = padded_outputs(twin, ids, lengths, width + extra)
     for a, b in zip(tight, loose):
         np.testing.assert_allclose(a, b, atol=ATOL_FP32)
+
+
+@pytest.mark.parametrize("twin", [
+    pytest.param(name, id=name, marks=pytest.mark.bad_input(
+        f"a head with a pooler and pooler_hidden_size != hidden_size ({TWINS[name].label})", ValueError,
+        "pooler_hidden_size (16) must equal hidden_size (32) for a head with a pooler"))
+    for name in ("torch", "keras")])
+def test_a_pooler_narrower_than_the_hidden_states_is_refused(twin, expect_bad_input):
+    """The reference's torch pooler fails at the first forward; its TF one would silently project 32 -> 16."""
+    config = make_config(hidden_size=32, num_attention_heads=4, pooler_hidden_size=16)
+    with expect_bad_input():
+        if twin == "torch":
+            deberta_torch.DebertaForSequenceClassification(config)
+        else:
+            deberta_tf.TFDebertaForSequenceClassification(config)
+    (deberta_torch.DebertaModel if twin == "torch" else deberta_tf.TFDebertaModel)(config)  # no pooler: fine
