@@ -24,9 +24,12 @@ KERAS_NAME = "model.keras"
 VOCAB_NAME = "vocab.json"
 MERGES_NAME = "merges.txt"
 TOKENIZER_JSON_NAME = "tokenizer.json"
+SPM_NAME = "spm.model"  # the v2/v3 SentencePiece model
+ADDED_TOKENS_NAME = "added_tokens.json"
 TOKENIZER_CONFIG_NAME = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_NAME = "special_tokens_map.json"
-TOKENIZER_FILES = (VOCAB_NAME, MERGES_NAME, TOKENIZER_JSON_NAME, TOKENIZER_CONFIG_NAME, SPECIAL_TOKENS_MAP_NAME)
+TOKENIZER_FILES = (VOCAB_NAME, MERGES_NAME, SPM_NAME, TOKENIZER_JSON_NAME, TOKENIZER_CONFIG_NAME, SPECIAL_TOKENS_MAP_NAME,
+                   ADDED_TOKENS_NAME)
 
 # Weight formats, in the order a loader prefers them when a folder holds several.
 WEIGHT_FILES = {

@@ -86,7 +86,26 @@ def check_words(words: Any, where: str) -> Any:
 
 
 def batch_inputs(text: Any, text_pair: Any, is_split_into_words: bool) -> Tuple[list, bool]:
-    """Validate the inputs and put them in the Rust form: (list of str / (a, b) tuples / word lists, batched)."""
+    """Validate the inputs and put them in the Rust form: (list of str / (a, b) tuples / word lists, batched). A
+    text with a lone surrogate (not valid Unicode, so not encodable as UTF-8) is a ValueError naming its place."""
+    inputs, is_batched = rust_inputs(text, text_pair, is_split_into_words)
+    for i, item in enumerate(inputs):
+        for j, part in enumerate(item if isinstance(item, tuple) else (item,)):
+            for k, piece in enumerate([part] if isinstance(part, str) else part):
+                try:
+                    piece.encode("utf-8")
+                except UnicodeEncodeError as error:
+                    where = ("text" if j == 0 else "text_pair") + (f"[{i}]" if is_batched else "")
+                    where += f"[{k}]" if is_split_into_words else ""
+                    raise ValueError(
+                        f"{where} is not valid Unicode: a lone surrogate {piece[error.start]!r} at character "
+                        f"{error.start} (decode bytes with errors='replace' or drop it before tokenizing)"
+                    ) from None
+    return inputs, is_batched
+
+
+def rust_inputs(text: Any, text_pair: Any, is_split_into_words: bool) -> Tuple[list, bool]:
+    """batch_inputs without the Unicode check: the shapes and types of the call forms."""
     expected = ("a str, a list of str (batch), or a list of (text, text_pair) tuples (batch of pairs)"
                 if not is_split_into_words else "a list of words (list[str]) or a batch of them (list[list[str]])")
     if text is None:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..errors import CheckpointError
+from ..files import SPM_NAME
 
-SPM_NAME = "spm.model"
 
 # SentencePiece.Type
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -332,6 +332,6 @@ def serialize(model: ModelProto) -> bytes:
 
 __all__ = [
     "BPE", "BYTE", "CHAR", "CONTROL", "MODEL_TYPES", "ModelProto", "NORMAL", "NormalizerSpec", "PIECE_TYPES",
-    "SPM_NAME", "SentencePiece", "TrainerSpec", "UNIGRAM", "UNKNOWN", "UNUSED", "USER_DEFINED", "WORD",
+    "SentencePiece", "TrainerSpec", "UNIGRAM", "UNKNOWN", "UNUSED", "USER_DEFINED", "WORD",
     "parse_model", "read_model", "serialize",
 ]

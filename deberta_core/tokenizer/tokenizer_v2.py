@@ -26,17 +26,16 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_
 from tokenizers.models import Unigram
 
 from ..errors import CheckpointError
-from ..files import TOKENIZER_JSON_NAME, Staging
+from ..files import ADDED_TOKENS_NAME, SPM_NAME, TOKENIZER_JSON_NAME, Staging
 from .base import (
     DEFAULT_MODEL_MAX_LENGTH, DEFAULT_SPECIAL_TOKENS, SPECIAL_ORDER, TokenizerBase, check_common_options,
     special_token_ids,
 )
-from .spm_model import CONTROL, MODEL_TYPES, SPM_NAME, UNIGRAM, UNKNOWN, USER_DEFINED, ModelProto, read_model
+from .spm_model import CONTROL, MODEL_TYPES, UNIGRAM, UNKNOWN, USER_DEFINED, ModelProto, read_model
 from .vocab_files import read_json_object
 
 logger = logging.getLogger("deberta_core.tokenizer")
 
-ADDED_TOKENS_NAME = "added_tokens.json"
 METASPACE = "▁"
 # AddedToken flags as tokenizer_config.json's added_tokens_decoder writes them.
 ADDED_TOKEN_FLAGS = ("lstrip", "normalized", "rstrip", "single_word", "special")

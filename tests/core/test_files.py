@@ -234,3 +234,23 @@ def test_staging_needs_bare_file_names(tmp_path):
     with files.Staging(tmp_path / "out") as staging:
         with pytest.raises(ValueError, match="bare file name"):
             staging.path("../escape.txt")
+
+
+def test_a_v3_tokenizer_resolves_from_a_hub_id_with_its_spm_model(tmp_path):
+    """The hub download names spm.model and added_tokens.json (HUB_PATTERNS), and a cached hub snapshot of a v3
+    tokenizer folder loads by its id."""
+    from deberta_core.files import HUB_PATTERNS
+
+    assert {"spm.model", "added_tokens.json"} <= set(HUB_PATTERNS)
+    source = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "spm" / "v3like"
+    _build_hub_cache(tmp_path, "someone/tiny-v3", source)
+    script = ("from deberta_core import DebertaV2Tokenizer;"
+              f"t = DebertaV2Tokenizer.from_pretrained('someone/tiny-v3', cache_dir={str(tmp_path)!r});"
+              "print(t('Hello world')['input_ids'])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert done.returncode == 0, done.stderr
+    from deberta_core import DebertaV2Tokenizer
+
+    expected = DebertaV2Tokenizer.from_pretrained(str(source))("Hello world")["input_ids"]
+    assert done.stdout.strip() == str(expected)

@@ -761,3 +761,19 @@ def test_killed_save_leaves_the_old_files_and_no_temporaries_after_the_next_save
     assert any(p.name.startswith(".deberta-staging-") for p in tmp_path.iterdir())  # left by the killed save
     DebertaTokenizer().save_pretrained(tmp_path)  # the next save cleans up
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda tok: tok("\ud800"), id="text", marks=pytest.mark.bad_input(
+        "a text with a lone surrogate", ValueError, "text is not valid Unicode: a lone surrogate '\\ud800' at "
+        "character 0")),
+    pytest.param(lambda tok: tok(["ok", "a\udc00b"], ["x", "y"]), id="batch", marks=pytest.mark.bad_input(
+        "a batch text with a lone surrogate", ValueError, "text[1] is not valid Unicode")),
+    pytest.param(lambda tok: tok(["ok"], is_split_into_words=True, text_pair=["a", "b\ud800"]), id="words",
+                 marks=pytest.mark.bad_input("a text_pair word with a lone surrogate", ValueError,
+                                             "text_pair[1] is not valid Unicode")),
+])
+def test_lone_surrogates_are_refused_with_a_message_about_the_text(call, tok_prefix, expect_bad_input):
+    """The Rust backend's own error names its input type only; a string that is not valid Unicode is named."""
+    with expect_bad_input():
+        call(tok_prefix)
