@@ -1,4 +1,6 @@
-"""Disentangled self-attention (content + c2p + p2c), its output block, and the relative-position indices.
+"""Disentangled self-attention (content + c2p + p2c) and its output block: the math both twins share. How the
+relative scores and the attention itself are computed is each framework's kernels.py (``relative_scores``,
+``attend``).
 
 Shape legend: b batch, s sequence, h heads, d head dim, a attention span, e hidden size.
 """
@@ -6,7 +8,7 @@ Shape legend: b batch, s sequence, h heads, d head dim, a attention span, e hidd
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import keras
 import tensorflow as tf
@@ -14,55 +16,8 @@ import tensorflow as tf
 from deberta_core import DebertaConfig
 
 from .embeddings import DebertaLayerNorm
-from .utils import initializer, shape_list
-
-
-class RelativePositions(NamedTuple):
-    """What every layer needs to add the relative-position terms for one sequence length.
-
-    Built once per forward by the encoder (it depends only on the length), shared by all layers. No index tensor:
-    the c2p / p2c terms are relative shifts (strided slices) of their [b, h, s, 2a] products, see
-    deberta_core.relative_position.relative_shift. (Torch's twin also carries a buffer workspace for eager
-    inference; TensorFlow allocates from its own pool, and XLA plans the buffers itself.)
-    """
-
-    att_span: tf.Tensor  # scalar int32 (Keras passes only tensors between layers)
-
-
-def build_relative_positions(seq_len: Union[int, tf.Tensor], max_relative_positions: int) -> RelativePositions:
-    return RelativePositions(tf.minimum(seq_len, max_relative_positions))
-
-
-def extend_span(table: tf.Tensor, seq_len: Union[int, tf.Tensor]) -> tf.Tensor:
-    """[..., s, 2a] -> [..., s, 2s]: the first / last column repeated s - a times on its side, so the shift reads
-    the clamped positions (a < s) as plain ones (deberta_core.relative_position.extend_span). Unchanged if a == s
-    is known when tracing; a dynamic length concatenates empty pads."""
-    shape = shape_list(table)
-    pad = seq_len - shape[-1] // 2
-    if isinstance(pad, int) and pad == 0:
-        return table
-    left = tf.broadcast_to(table[..., :1], shape[:-1] + [pad])  # [..., s, s - a]
-    right = tf.broadcast_to(table[..., -1:], shape[:-1] + [pad])
-    return tf.concat([left, table, right], axis=-1)  # [..., s, 2s]
-
-
-def relative_shift(table: tf.Tensor, offset: Union[int, tf.Tensor]) -> tf.Tensor:
-    """out[..., r, c] = table[..., r, offset + c - r] for a [..., s, 2s] table: reshapes and slices, no index
-    (deberta_core.relative_position.relative_shift)."""
-    shape = shape_list(table)
-    seq_len, width = shape[-2], shape[-1]
-    flat = tf.reshape(table, shape[:-2] + [seq_len * width])[
-        ..., offset : offset + seq_len * (width - 1)]  # [..., s * (2s - 1)]
-    return tf.reshape(flat, shape[:-2] + [seq_len, width - 1])[..., :seq_len]  # [..., s, s]
-
-
-def relative_term(rows: tf.Tensor, table: tf.Tensor, offset: Union[int, tf.Tensor]) -> tf.Tensor:
-    """relative_shift(extend_span(rows @ table^T)) [b, h, s, s] for rows [b, h, s, d] and a projected table
-    [1, h, 2a, d]: the c2p term (queries, reversed pos_key_layer, offset s - 1) or the p2c term transposed (keys,
-    pos_query_layer, offset s)."""
-    seq_len = shape_list(rows)[2]
-    product = tf.matmul(rows, table, transpose_b=True)  # [b, h, s, 2a]
-    return relative_shift(extend_span(product, seq_len), offset)  # [b, h, s, s]
+from .kernels import RelativePositions, attend, relative_scores, span
+from .utils import SublayerContainer, initializer, shape_list
 
 
 class DisentangledSelfAttention(keras.layers.Layer):
@@ -89,12 +44,12 @@ class DisentangledSelfAttention(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, name="dropout", dtype=self.dtype_policy)
 
     def build(self, input_shape=None) -> None:
-        self.q_bias = self.add_weight(shape=(self.all_head_size,), initializer="zeros", name="q_bias")
-        self.v_bias = self.add_weight(shape=(self.all_head_size,), initializer="zeros", name="v_bias")
+        self.q_bias = self.add_weight(shape=(self.all_head_size,), initializer="zeros", name="q_bias")  # twin: weights-in-build
+        self.v_bias = self.add_weight(shape=(self.all_head_size,), initializer="zeros", name="v_bias")  # twin: weights-in-build
         self.built = True
 
     def transpose_for_scores(self, x: tf.Tensor) -> tf.Tensor:
-        head_width = x.shape[-1] // self.num_attention_heads  # static, so traced shapes keep d
+        head_width = x.shape[-1] // self.num_attention_heads  # static, so traced shapes keep d  # twin: static-shapes
         x = tf.reshape(x, shape_list(x)[:-1] + [self.num_attention_heads, head_width])  # [b, s, h, d']
         return tf.transpose(x, [0, 2, 1, 3])  # [b, h, s, d']
 
@@ -117,6 +72,7 @@ class DisentangledSelfAttention(keras.layers.Layer):
             # The whole fused projection, of which the queries are kept: a wrapper (LoRA, ...) may have changed
             # the projection, and slicing its weights would miss the wrapper's part.
             query_layer = tf.split(self.transpose_for_scores(self.in_proj(query_states)), 3, axis=-1)[0]  # [b, h, s, d]
+        # Biases in the projection's dtype (under torch autocast they would otherwise promote q and v to fp32).
         query_layer = query_layer + tf.reshape(self.q_bias, [self.num_attention_heads, 1, -1])  # [h, 1, d]
         value_layer = value_layer + tf.reshape(self.v_bias, [self.num_attention_heads, 1, -1])
         scale = math.sqrt(self.attention_head_size * self.scale_factor)
@@ -126,18 +82,9 @@ class DisentangledSelfAttention(keras.layers.Layer):
         if self.relative_attention and relative_positions is not None and rel_embeddings is not None:
             rel_att = self.disentangled_att_bias(query_layer, key_layer, relative_positions, rel_embeddings, training)
 
-        # One exact path (no fused kernel in TF): masked keys get probability 0, fully masked query rows
-        # all-zero attention. Scores and softmax in float32 whatever the compute dtype.
-        attention_scores = tf.matmul(query_layer, key_layer, transpose_b=True)  # [b, h, s, s]
-        if rel_att is not None:
-            attention_scores = attention_scores + rel_att
-        attention_scores = tf.where(attention_mask, tf.cast(attention_scores, tf.float32), tf.float32.min)
-        attention_probs = tf.where(attention_mask, tf.nn.softmax(attention_scores, axis=-1), 0.0)
-        attention_probs = tf.cast(attention_probs, value_layer.dtype)
-        context_layer = tf.matmul(self.dropout(attention_probs, training=training), value_layer)  # [b, h, s, d]
-        context_layer = tf.transpose(context_layer, [0, 2, 1, 3])  # [b, s, h, d]
-        context_layer = tf.reshape(context_layer, shape_list(context_layer)[:2] + [self.all_head_size])  # [b, s, e]
-        return context_layer, (attention_probs if output_attentions else None)
+        context_layer, attention_probs = attend(query_layer, key_layer, value_layer, rel_att, attention_mask,
+                                                self.dropout, training, output_attentions)  # [b, s, e]
+        return context_layer, attention_probs
 
     def disentangled_att_bias(
         self,
@@ -147,26 +94,10 @@ class DisentangledSelfAttention(keras.layers.Layer):
         rel_embeddings: tf.Tensor,
         training: bool = False,
     ) -> tf.Tensor:
-        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d].
-
-        (Torch's twin runs each product as a per-head GEMM over all b * s rows into shared buffers, a few heads at
-        a time when clamped; TensorFlow's batched matmul broadcasts the positional table without copying it.)
-        """
-        seq_len = shape_list(query_layer)[2]
-        att_span = tf.get_static_value(relative_positions.att_span)  # a Python int when the length is static
-        att_span = relative_positions.att_span if att_span is None else int(att_span)
-        pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, att_span, training)
-        c2p_att = p2c_att = None
-        if "c2p" in self.pos_att_type:
-            c2p_att = relative_term(query_layer, pos_key_layer, seq_len - 1)
-        if "p2c" in self.pos_att_type:
-            p2c_att = relative_term(key_layer, pos_query_layer, seq_len)
-            p2c_att = tf.transpose(p2c_att, [0, 1, 3, 2])  # [b, h, s, s]: query i, key j
-        if c2p_att is not None and p2c_att is not None:
-            score = c2p_att + p2c_att
-        else:
-            score = c2p_att if p2c_att is None else p2c_att
-        return score  # [b, h, s, s]
+        """c2p + p2c terms [b, h, s, s] for scaled queries and keys [b, h, s, d] (kernels.relative_scores)."""
+        pos_key_layer, pos_query_layer = self.relative_tables(rel_embeddings, span(relative_positions), training)
+        return relative_scores(query_layer, key_layer, pos_key_layer, pos_query_layer, relative_positions,
+                               self.pos_att_type)
 
     def relative_tables(
         self, rel_embeddings: tf.Tensor, att_span: Union[int, tf.Tensor], training: bool = False
@@ -175,8 +106,8 @@ class DisentangledSelfAttention(keras.layers.Layer):
         with its rows reversed (c2p reads its columns backwards, see deberta_core.relative_position) and
         pos_query_layer scaled (p2c); None for a term the config does not use.
 
-        Projected on every call: torch's twin keeps them across eval calls, keyed by the weights' version counters;
-        Keras variables have none, and a traced function must read the variables it is given each time.
+        Projected on every call, as the torch twin does by default (its freeze_relative_tables() serving switch
+        has no Keras counterpart: a traced function reads the variables it is given, and XLA folds the projection).
         """
         start = self.max_relative_positions - att_span
         window = self.pos_dropout(rel_embeddings[start : start + 2 * att_span], training=training)  # [2a, e]
@@ -196,7 +127,7 @@ class DisentangledSelfAttention(keras.layers.Layer):
         return pos_key_layer, pos_query_layer
 
 
-class DebertaSelfOutput(keras.layers.Layer):
+class DebertaSelfOutput(SublayerContainer):
     """Dense back to hidden_size, dropout, residual add and LayerNorm (also the feed-forward's DebertaOutput)."""
 
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
@@ -206,8 +137,6 @@ class DebertaSelfOutput(keras.layers.Layer):
         self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(self, hidden_states: tf.Tensor, input_tensor: tf.Tensor, training: bool = False) -> tf.Tensor:
         hidden_states = self.dense(hidden_states)
@@ -216,16 +145,16 @@ class DebertaSelfOutput(keras.layers.Layer):
         return hidden_states
 
 
-class DebertaAttention(keras.layers.Layer):
+class DebertaAttention(SublayerContainer):
+    """Self-attention and its output block. The output sublayer is held as ``dense_output`` (torch's
+    ``self.output``): Keras reserves ``output`` (and its saving skips it), so the attribute has the reference TF
+    twin's name; the layer name, hence the weight names, is ``output``."""
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.self = DisentangledSelfAttention(config, name="self", dtype=self.dtype_policy)
-        # torch's ``self.output``: Keras reserves ``output`` (and its saving skips it), so the attribute has the
-        # reference TF twin's name; the layer name, hence the weight names, is ``output``.
         self.dense_output = DebertaSelfOutput(config, name="output", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(
         self,

@@ -60,7 +60,7 @@ class DebertaEmbeddings(keras.layers.Layer):
         # The sublayers build on their first call. Keras only: without position_biased_input, only the enhanced
         # mask decoder reads the position table, outside this layer's call (torch creates every parameter in
         # __init__), so it is built here, by a call, in this layer's name scope (the variable path names it).
-        if self.position_embeddings is not None and not self.position_biased_input:
+        if self.position_embeddings is not None and not self.position_biased_input:  # twin: weights-in-build
             self.position_embeddings(tf.zeros((1, 1), dtype=tf.int32))
         self.built = True
 

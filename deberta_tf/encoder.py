@@ -11,19 +11,18 @@ import tensorflow as tf
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
-from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
-from .utils import call_layer, checkpoint, initializer, seed_generators, shape_list
+from .attention import DebertaAttention, DebertaSelfOutput
+from .kernels import RelativePositions, build_relative_positions
+from .utils import SublayerContainer, call_layer, checkpoint, initializer, seed_generators, shape_list
 
 
-class DebertaIntermediate(keras.layers.Layer):
+class DebertaIntermediate(SublayerContainer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.dense = keras.layers.Dense(config.intermediate_size, kernel_initializer=initializer(config), name="dense",
                                         dtype=self.dtype_policy)
         self.intermediate_act_fn = get_activation(config.hidden_act)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
         hidden_states = self.dense(hidden_states)
@@ -36,16 +35,16 @@ class DebertaOutput(DebertaSelfOutput):
     infers its input width, so it needs no constructor of its own)."""
 
 
-class DebertaLayer(keras.layers.Layer):
+class DebertaLayer(SublayerContainer):
+    """Attention then feed-forward. The feed-forward's output block is held as ``bert_output`` (torch's
+    ``self.output``, see DebertaAttention), the reference TF twin's attribute name."""
+
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.attention = DebertaAttention(config, name="attention", dtype=self.dtype_policy)
         self.intermediate = DebertaIntermediate(config, name="intermediate", dtype=self.dtype_policy)
-        # torch's ``self.output`` (see DebertaAttention.dense_output); the reference TF twin's attribute name.
         self.bert_output = DebertaOutput(config, name="output", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(
         self,
@@ -74,13 +73,13 @@ class DebertaEncoder(keras.layers.Layer):
         self.relative_attention = config.relative_attention
         if config.relative_attention:
             self.max_relative_positions = config.max_relative_span
-            self.rel_embeddings_shape = (2 * config.max_relative_span, config.hidden_size)
-            self.rel_embeddings_initializer = initializer(config)
+            self.rel_embeddings_shape = (2 * config.max_relative_span, config.hidden_size)  # twin: weights-in-build
+            self.rel_embeddings_initializer = initializer(config)  # twin: weights-in-build
         self.gradient_checkpointing = False
         self.checkpoint_every_n_layers = 1
 
     def build(self, input_shape=None) -> None:
-        if self.relative_attention:
+        if self.relative_attention:  # twin: weights-in-build
             # The reference's name: a variable of the encoder, not an Embedding layer.
             self.rel_embeddings = self.add_weight(shape=self.rel_embeddings_shape, name="rel_embeddings.weight",
                                                   initializer=self.rel_embeddings_initializer)
@@ -105,6 +104,14 @@ class DebertaEncoder(keras.layers.Layer):
             return None
         return build_relative_positions(shape_list(hidden_states)[1], self.max_relative_positions)
 
+    def layer_inputs(
+        self, hidden_states: tf.Tensor, attention_mask: tf.Tensor, output_attentions: bool
+    ) -> Tuple[tf.Tensor, Optional[RelativePositions], Optional[tf.Tensor]]:
+        """What every layer of one forward (and the enhanced mask decoder) takes besides its hidden states: the
+        [b, 1, s, s] mask, the relative positions and the relative embeddings."""
+        attention_mask = self.get_attention_mask(attention_mask)
+        return attention_mask, self.get_rel_pos(hidden_states), self.get_rel_embedding()
+
     def call(
         self,
         hidden_states: tf.Tensor,
@@ -113,9 +120,8 @@ class DebertaEncoder(keras.layers.Layer):
         output_attentions: bool = False,
         training: bool = False,
     ) -> ModelOutput:
-        attention_mask = self.get_attention_mask(attention_mask)
-        relative_positions = self.get_rel_pos(hidden_states)
-        rel_embeddings = self.get_rel_embedding()
+        attention_mask, relative_positions, rel_embeddings = self.layer_inputs(hidden_states, attention_mask,
+                                                                               output_attentions)
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for index, layer_module in enumerate(self.layer):
@@ -143,9 +149,7 @@ class DebertaEncoder(keras.layers.Layer):
         stream (first ``query_states``, then the previous pass's output), keys and values from ``hidden_states``
         (the second-to-last layer's output), the encoder's mask and relative positions. Returns the second
         pass's output [b, s, e]."""
-        attention_mask = self.get_attention_mask(attention_mask)
-        relative_positions = self.get_rel_pos(hidden_states)
-        rel_embeddings = self.get_rel_embedding()
+        attention_mask, relative_positions, rel_embeddings = self.layer_inputs(hidden_states, attention_mask, False)
         for _ in range(2):
             query_states, attention_probs = self.layer[-1](
                 hidden_states, attention_mask, relative_positions=relative_positions, rel_embeddings=rel_embeddings,

@@ -14,7 +14,9 @@ from deberta_core.outputs import IGNORE_INDEX, pack_head_outputs
 from .activations import get_activation
 from .embeddings import DebertaLayerNorm
 from .modeling import TFDebertaModel, TFDebertaPreTrainedModel
-from .utils import cross_entropy, initializer, mse_loss, resize_variable, shape_list, unpack_inputs, validate_labels
+from .utils import (
+    SublayerContainer, cross_entropy, initializer, mse_loss, resize_variable, shape_list, unpack_inputs, validate_labels,
+)
 
 
 # ---------------------------------------------------------------------------------------------- losses
@@ -71,7 +73,7 @@ def question_answering_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, star
 
 
 # ---------------------------------------------------------------------------------------------- MaskedLM
-class LegacyDebertaPredictionHeadTransform(keras.layers.Layer):
+class LegacyDebertaPredictionHeadTransform(SublayerContainer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.dense = keras.layers.Dense(config.embedding_size, kernel_initializer=initializer(config), name="dense",
@@ -79,8 +81,6 @@ class LegacyDebertaPredictionHeadTransform(keras.layers.Layer):
         self.transform_act_fn = get_activation(config.hidden_act)
         self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
         hidden_states = self.dense(hidden_states)
@@ -95,7 +95,7 @@ class LegacyDebertaLMPredictionHead(keras.layers.Layer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.transform = LegacyDebertaPredictionHeadTransform(config, name="transform", dtype=self.dtype_policy)
-        self.vocab_size = config.vocab_size
+        self.vocab_size = config.vocab_size  # twin: weights-in-build
 
     def build(self, input_shape=None) -> None:
         self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
@@ -106,13 +106,11 @@ class LegacyDebertaLMPredictionHead(keras.layers.Layer):
         return tf.matmul(hidden_states, word_embeddings, transpose_b=True) + self.bias  # [b, s, vocab]
 
 
-class LegacyDebertaOnlyMLMHead(keras.layers.Layer):
+class LegacyDebertaOnlyMLMHead(SublayerContainer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.predictions = LegacyDebertaLMPredictionHead(config, name="predictions", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(self, sequence_output: tf.Tensor, word_embeddings: tf.Tensor) -> tf.Tensor:
         return self.predictions(sequence_output, word_embeddings)
@@ -127,7 +125,7 @@ class DebertaLMPredictionHead(keras.layers.Layer):
                                         dtype=self.dtype_policy)
         self.transform_act_fn = get_activation(config.hidden_act)
         self.LayerNorm = DebertaLayerNorm(epsilon=config.layer_norm_eps, name="LayerNorm", dtype=self.dtype_policy)
-        self.vocab_size = config.vocab_size
+        self.vocab_size = config.vocab_size  # twin: weights-in-build
 
     def build(self, input_shape=None) -> None:
         self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
@@ -140,13 +138,11 @@ class DebertaLMPredictionHead(keras.layers.Layer):
         return tf.matmul(hidden_states, word_embeddings, transpose_b=True) + self.bias  # [b, s, vocab]
 
 
-class DebertaOnlyMLMHead(keras.layers.Layer):
+class DebertaOnlyMLMHead(SublayerContainer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self.lm_head = DebertaLMPredictionHead(config, name="lm_head", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(self, sequence_output: tf.Tensor, word_embeddings: tf.Tensor) -> tf.Tensor:
         return self.lm_head(sequence_output, word_embeddings)
@@ -261,7 +257,7 @@ class TFDebertaForMaskedLM(TFDebertaPreTrainedModel):
 
 
 # ---------------------------------------------------------------------------------------------- pooling
-class ContextPooler(keras.layers.Layer):
+class ContextPooler(SublayerContainer):
     def __init__(self, config: DebertaConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         config.validate_pooler()
@@ -270,8 +266,6 @@ class ContextPooler(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(config.pooler_dropout, name="dropout", dtype=self.dtype_policy)
         self.activation = get_activation(config.pooler_hidden_act)
 
-    def build(self, input_shape=None) -> None:
-        self.built = True  # the sublayers build on their first call
 
     def call(self, hidden_states: tf.Tensor, training: bool = False) -> tf.Tensor:
         context_token = hidden_states[:, 0]  # [b, e]: the [CLS] position

@@ -148,7 +148,7 @@ class TFDebertaPreTrainedModel(keras.Model):
             return super().save_weights(tmp, overwrite=True)
 
     # ------------------------------------------------------------------ embeddings
-    def get_base_model(self) -> "TFDebertaModel":
+    def get_base_model(self) -> "TFDebertaModel":  # twin: base-model-accessor
         """The encoder (torch's ``base_model`` property; a method here, because Keras' saving walks every
         attribute and a property returning the model itself would recurse)."""
         return getattr(self, self.base_model_prefix, self)
@@ -575,7 +575,7 @@ class TFDebertaModel(TFDebertaPreTrainedModel):
         self.embeddings = DebertaEmbeddings(config, name="embeddings", dtype=self.dtype_policy)
         self.encoder = DebertaEncoder(config, name="encoder", dtype=self.dtype_policy)
 
-    def get_base_model(self) -> "TFDebertaModel":
+    def get_base_model(self) -> "TFDebertaModel":  # twin: base-model-accessor
         return self
 
     @unpack_inputs

@@ -163,6 +163,15 @@ def validate_labels(task: str, logits: tf.Tensor, problem_type: Optional[str] = 
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict")
 
 
+class SublayerContainer(keras.layers.Layer):
+    """A layer whose weights all live in its sublayers: it is built once its sublayers are, on their first call
+    (Keras' default build() would otherwise trace call() on symbolic inputs first). Torch modules need no such
+    base: they create their parameters in __init__."""
+
+    def build(self, input_shape=None) -> None:
+        self.built = True
+
+
 def lists_to_arrays(inputs):
     """The first argument of a model call with its nested Python lists of numbers made NumPy arrays: the argument
     itself, each value of an input dict, or each element of an input list (a list whose first element has a shape

@@ -10,7 +10,8 @@ from torch import nn
 from deberta_core import DebertaConfig, ModelOutput
 
 from .activations import get_activation
-from .attention import DebertaAttention, DebertaSelfOutput, RelativePositions, build_relative_positions
+from .attention import DebertaAttention, DebertaSelfOutput
+from .kernels import RelativePositions, build_relative_positions
 from .utils import checkpoint, is_traced
 
 
@@ -64,12 +65,12 @@ class DebertaEncoder(nn.Module):
         self.relative_attention = config.relative_attention
         if config.relative_attention:
             self.max_relative_positions = config.max_relative_span
-            self.rel_embeddings = nn.Embedding(2 * config.max_relative_span, config.hidden_size)
+            self.rel_embeddings = nn.Embedding(2 * config.max_relative_span, config.hidden_size)  # twin: weights-in-build
         self.gradient_checkpointing = False
         self.checkpoint_every_n_layers = 1
         # torch.utils.checkpoint options (set by the model's gradient_checkpointing_enable).
-        self.checkpoint_kwargs = {"use_reentrant": False}
-        self.checkpoint_offload = False
+        self.checkpoint_kwargs = {"use_reentrant": False}  # twin: torch-training-tools
+        self.checkpoint_offload = False  # twin: torch-training-tools
 
     def get_rel_embedding(self) -> Optional[torch.Tensor]:
         return self.rel_embeddings.weight if self.relative_attention else None
@@ -98,8 +99,17 @@ class DebertaEncoder(nn.Module):
         if not self.relative_attention:
             return None
         # Torch only: eager calls share one set of attention buffers across the layers (see scratch()).
-        eager = not is_traced()
+        eager = not is_traced()  # twin: eager-fast-paths
         return build_relative_positions(hidden_states.shape[1], self.max_relative_positions, {} if eager else None)
+
+    def layer_inputs(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, output_attentions: bool
+    ) -> Tuple[Optional[torch.Tensor], Optional[RelativePositions], Optional[torch.Tensor]]:
+        """What every layer of one forward (and the enhanced mask decoder) takes besides its hidden states: the
+        [b, 1, s, s] mask, the relative positions and the relative embeddings."""
+        attention_mask = self.get_attention_mask(attention_mask)
+        attention_mask = self.drop_full_mask(attention_mask, output_attentions)  # twin: eager-fast-paths
+        return attention_mask, self.get_rel_pos(hidden_states), self.get_rel_embedding()
 
     def forward(
         self,
@@ -108,10 +118,8 @@ class DebertaEncoder(nn.Module):
         output_hidden_states: bool = False,
         output_attentions: bool = False,
     ) -> ModelOutput:
-        attention_mask = self.get_attention_mask(attention_mask)
-        attention_mask = self.drop_full_mask(attention_mask, output_attentions)
-        relative_positions = self.get_rel_pos(hidden_states)
-        rel_embeddings = self.get_rel_embedding()
+        attention_mask, relative_positions, rel_embeddings = self.layer_inputs(hidden_states, attention_mask,
+                                                                               output_attentions)
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for index, layer_module in enumerate(self.layer):
@@ -137,10 +145,7 @@ class DebertaEncoder(nn.Module):
         stream (first ``query_states``, then the previous pass's output), keys and values from ``hidden_states``
         (the second-to-last layer's output), the encoder's mask and relative positions. Returns the second
         pass's output [b, s, e]."""
-        attention_mask = self.get_attention_mask(attention_mask)
-        attention_mask = self.drop_full_mask(attention_mask, False)
-        relative_positions = self.get_rel_pos(hidden_states)
-        rel_embeddings = self.get_rel_embedding()
+        attention_mask, relative_positions, rel_embeddings = self.layer_inputs(hidden_states, attention_mask, False)
         for _ in range(2):
             query_states, attention_probs = self.layer[-1](
                 hidden_states, attention_mask, relative_positions, rel_embeddings, False, query_states

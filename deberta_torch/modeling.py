@@ -22,7 +22,7 @@ from .utils import register_model_output_pytree, validate_inputs
 
 logger = logging.getLogger("deberta_torch")
 
-register_model_output_pytree()
+register_model_output_pytree()  # twin: torch-tracing
 
 
 class DebertaPreTrainedModel(nn.Module):
@@ -77,7 +77,7 @@ class DebertaPreTrainedModel(nn.Module):
 
     # ------------------------------------------------------------------ embeddings
     @property
-    def base_model(self) -> "DebertaModel":
+    def base_model(self) -> "DebertaModel":  # twin: base-model-accessor
         return getattr(self, self.base_model_prefix, self)
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -384,7 +384,7 @@ class DebertaModel(DebertaPreTrainedModel):
         self.post_init()
 
     @property
-    def base_model(self) -> "DebertaModel":
+    def base_model(self) -> "DebertaModel":  # twin: base-model-accessor
         return self
 
     def forward(
@@ -432,7 +432,7 @@ class DebertaModel(DebertaPreTrainedModel):
         input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = validate_inputs(
             self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         input_shape = (input_ids if input_ids is not None else inputs_embeds).shape[:2]
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
+        device = input_ids.device if input_ids is not None else inputs_embeds.device  # twin: torch-tracing
         if attention_mask is None:
             attention_mask = torch.ones(input_shape, dtype=torch.long, device=device)
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import deberta_tf
 from deberta_core import relative_position as rp
-from deberta_tf import attention as attention_module
+from deberta_tf import kernels
 
 from conftest import ATOL_FP32, make_config, make_inputs
 
@@ -21,8 +21,8 @@ def test_shift_matches_the_numpy_reference_static_and_dynamic(length, span):
     expected_p2c = rp.relative_shift(rp.extend_span(table, length), length)
 
     def shifted(t, seq_len):
-        wide = attention_module.extend_span(t, seq_len)
-        return attention_module.relative_shift(wide, seq_len - 1), attention_module.relative_shift(wide, seq_len)
+        wide = kernels.extend_span(t, seq_len)
+        return kernels.relative_shift(wide, seq_len - 1), kernels.relative_shift(wide, seq_len)
 
     static = shifted(tf.constant(table), length)
     dynamic_fn = tf.function(lambda t: shifted(t, tf.shape(t)[2]),
@@ -41,7 +41,7 @@ def test_attention_runs_no_gather():
     hidden = tf.random.normal([2, 9, config.hidden_size])
     mask = tf.ones([2, 1, 9, 9], tf.bool)
     rel = model.get_base_model().encoder.get_rel_embedding()
-    positions = attention_module.build_relative_positions(9, config.max_relative_span)
+    positions = kernels.build_relative_positions(9, config.max_relative_span)
     graph = tf.function(lambda h: layer(h, mask, relative_positions=positions, rel_embeddings=rel)[0])
     ops = {op.type for op in graph.get_concrete_function(hidden).graph.get_operations()}
     assert not {op for op in ops if "Gather" in op}, ops

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from deberta_torch import attention as attention_module
+from deberta_torch import kernels
 
 from conftest import ATOL_FP32, make_config
 from torch_helpers import max_diff, random_model, reference_twin, torch_inputs, valid_rows
@@ -163,7 +163,7 @@ def test_clamped_terms_widened_a_few_heads_at_a_time_stay_exact(monkeypatch):
     model = _model("embproj")
     inputs = torch_inputs(model.config, lengths=(11, 7, 3))
     expected = _reference_output(model, inputs)
-    monkeypatch.setattr(attention_module, "WIDE_BYTES", 1)
+    monkeypatch.setattr(kernels, "WIDE_BYTES", 1)
     with torch.no_grad():
         got = model(**inputs).last_hidden_state
     assert max_diff(got, expected) <= ATOL_FP32
