@@ -21,7 +21,7 @@ from deberta_core.weight_plan import Plan, config_for_weights, plan_weights, rai
 
 # ---------------------------------------------------------------------------------------------------- names
 # Weight formats we read, by family. "torch" names are state-dict keys, "keras" names the canonical Keras names.
-TORCH_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
+TORCH_FORMATS = ckfiles.TORCH_WEIGHT_FORMATS
 KERAS_FORMATS = ("tf_h5", "keras")
 FAMILY = {**{f: "torch" for f in TORCH_FORMATS}, **{f: "keras" for f in KERAS_FORMATS}}
 

@@ -16,6 +16,7 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .files import CONFIG_NAME, HUB_KWARGS, CheckpointFiles, atomic_write, resolve_checkpoint
+from .relative_position import max_relative_span
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +230,7 @@ class DebertaConfig:
     def max_relative_span(self) -> int:
         """Half the number of rows of ``rel_embeddings``: max_relative_positions, or
         max_position_embeddings when max_relative_positions < 1 (as the reference)."""
-        if self.max_relative_positions < 1:
-            return self.max_position_embeddings
-        return self.max_relative_positions
+        return max_relative_span(self.max_relative_positions, self.max_position_embeddings)
 
     @property
     def attention_scale_factor(self) -> int:

@@ -31,6 +31,9 @@ SPECIAL_TOKENS_MAP_NAME = "special_tokens_map.json"
 TOKENIZER_FILES = (VOCAB_NAME, MERGES_NAME, SPM_NAME, TOKENIZER_JSON_NAME, TOKENIZER_CONFIG_NAME, SPECIAL_TOKENS_MAP_NAME,
                    ADDED_TOKENS_NAME)
 
+# The weight formats of each framework's own checkpoints, in the order a loader prefers them.
+TORCH_WEIGHT_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
+TF_WEIGHT_FORMATS = ("tf_h5",)
 # Weight formats, in the order a loader prefers them when a folder holds several.
 WEIGHT_FILES = {
     "safetensors": SAFE_WEIGHTS_NAME,

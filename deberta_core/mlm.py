@@ -42,9 +42,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from .outputs import IGNORE_INDEX
 from .tokenizer import BatchEncoding
 
-IGNORE_INDEX = -100  # label of the positions the loss ignores (the reference's convention)
 NO_WORD = -1  # word id of tokens that belong to no word (special tokens, padding)
 
 # The byte-level alphabet's characters for the ASCII whitespace bytes (GPT-2's bytes_to_unicode): space,

@@ -16,14 +16,14 @@ import numpy as np
 
 from deberta_core.checkpoint_io import TensorReader, open_weights, write_tf_h5
 from deberta_core.errors import CheckpointError, CheckpointLoadError
-from deberta_core.files import TF2_WEIGHTS_NAME, CheckpointFiles
+from deberta_core.files import TF2_WEIGHTS_NAME, TF_WEIGHT_FORMATS, TORCH_WEIGHT_FORMATS, CheckpointFiles
 from deberta_core.weight_plan import LoadReport, arrays_equal, check_model_names, plan_load
 
 logger = logging.getLogger("deberta_tf")
 
 # The weight formats read by default and with from_pt=True, in the order the loader prefers them.
-OWN_FORMATS = ("tf_h5",)
-OTHER_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
+OWN_FORMATS = TF_WEIGHT_FORMATS
+OTHER_FORMATS = TORCH_WEIGHT_FORMATS
 
 
 def open_reader(fmt: str, path: str) -> TensorReader:

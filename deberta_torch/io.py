@@ -18,15 +18,16 @@ import torch
 from deberta_core.checkpoint_io import TensorReader, open_weights
 from deberta_core.errors import CheckpointError, CheckpointLoadError
 from deberta_core.files import (
-    SAFE_WEIGHTS_NAME, TF2_WEIGHTS_NAME, WEIGHTS_NAME, CheckpointFiles, atomic_write, shard_files,
+    SAFE_WEIGHTS_NAME, TF2_WEIGHTS_NAME, TF_WEIGHT_FORMATS, TORCH_WEIGHT_FORMATS, WEIGHTS_NAME, CheckpointFiles,
+    atomic_write, shard_files,
 )
 from deberta_core.weight_plan import LoadReport, check_model_names, plan_load
 
 logger = logging.getLogger("deberta_torch")
 
 # The weight formats read by default and with from_tf=True, in the order the loader prefers them.
-OWN_FORMATS = ("safetensors", "safetensors_sharded", "pytorch", "pytorch_sharded")
-OTHER_FORMATS = ("tf_h5",)
+OWN_FORMATS = TORCH_WEIGHT_FORMATS
+OTHER_FORMATS = TF_WEIGHT_FORMATS
 
 
 class TorchPickleReader(TensorReader):
@@ -104,7 +105,7 @@ def read_weights(files: CheckpointFiles, from_tf: bool = False) -> Tuple[Dict[st
     if fmt is not None:
         try:
             with open_reader(fmt, files.weights[fmt]) as reader:
-                if isinstance(reader, TorchPickleReader):
+                if isinstance(reader, TorchPickleReader):  # twin: checkpoint-io
                     return {name: reader.tensor(name) for name in reader.names()}, reader.family
                 return {name: torch.from_numpy(reader.read(name)) for name in reader.names()}, reader.family
         except CheckpointError as err:
