@@ -4,13 +4,14 @@ schedule, model/tokenizer loading rules and the metrics/RESULT output.
 
 Scripts and what they train (each task's data code lives once, in examples/tasks/):
 
-    train_torch.py / train_keras.py      text classification (tasks/seqcls.py)
+    train_seqcls.py --framework F        text classification (tasks/seqcls.py)
     train_tokcls.py --framework F        token classification (tasks/tokcls.py)
     train_qa.py --framework F            extractive question answering (tasks/qa.py)
+    pretrain_mlm.py --framework F        masked-LM pretraining (tasks/mlm.py)
 
 Every script takes the same flags (built here by `build_arg_parser`) and hands its Task to one runner per
 framework (runner_torch.py: a training loop, DDP under torchrun; runner_keras.py: `model.fit`, tf.distribute),
-so a run moves between frameworks by changing `--framework` (or the script name).
+so a run moves between frameworks by changing `--framework`.
 """
 
 from __future__ import annotations
@@ -116,20 +117,17 @@ def collate(rows: Sequence[dict], pad_id: int, pad_to_multiple_of: int = 1) -> D
 
 
 # ------------------------------------------------------------------------------------------- the command line
-def build_arg_parser(task_module, framework: Optional[str] = None) -> argparse.ArgumentParser:
-    """The flags of every example script. ``task_module`` (one of examples/tasks/) names the task and its data
-    defaults and adds its own data flags; ``framework`` fixes the framework (train_torch.py / train_keras.py),
-    or None for scripts that take ``--framework``."""
-    script = task_module.SCRIPT if framework is None else f"train_{framework}"
-    choose = "" if framework is not None else " --framework torch"
+def build_arg_parser(task_module) -> argparse.ArgumentParser:
+    """The flags of every example script. ``task_module`` (one of examples/tasks/) names the task, its script and
+    its data defaults and adds its own data flags."""
     parser = argparse.ArgumentParser(
-        description=f"{task_module.DESCRIPTION} with " + (framework or "PyTorch or Keras (--framework)") + ".",
+        description=f"{task_module.DESCRIPTION} with PyTorch or Keras (--framework).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog=(f"example: python -m examples.{script}{choose} --epochs 2 --output-dir runs/{task_module.NAME}  "
-                f"(defaults: the embedded {task_module.DATA_NAME} data and the {DEFAULT_PRESET} preset)"),
+        epilog=(f"example: python -m examples.{task_module.SCRIPT} --framework torch --epochs 2 --output-dir "
+                f"runs/{task_module.NAME}  (defaults: the embedded {task_module.DATA_NAME} data and the "
+                f"{DEFAULT_PRESET} preset)"),
     )
-    if framework is None:
-        parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
     data = parser.add_argument_group("data")
     data.add_argument("--train-file", default=os.path.join(DATA, task_module.DATA_NAME, "train.jsonl"),
                       help=task_module.FILE_HELP)
@@ -163,9 +161,9 @@ def build_arg_parser(task_module, framework: Optional[str] = None) -> argparse.A
                        help="data-parallel replicas. torch: launch with torchrun --nproc_per_node N (checked against it); "
                             "Keras: MirroredStrategy over N GPUs, or N logical CPU devices when there are fewer GPUs. "
                             "With TF_CONFIG set, Keras uses MultiWorkerMirroredStrategy")
-    train.add_argument("--output-dir", default=os.path.join("runs", framework) if framework else None,
-                       help="where the model, tokenizer, metrics.json and predictions.json go"
-                            + ("" if framework else f" (default: runs/{task_module.NAME}-FRAMEWORK)"))
+    train.add_argument("--output-dir", default=None,
+                       help="where the model, tokenizer, metrics.json and predictions.json go (default: "
+                            f"runs/{task_module.NAME}-FRAMEWORK)")
     train.add_argument("--resume", action="store_true", help="continue from --output-dir/checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("-v", "--verbose", action="store_true",
@@ -174,10 +172,8 @@ def build_arg_parser(task_module, framework: Optional[str] = None) -> argparse.A
     return parser
 
 
-def parse_args(task_module, argv: Optional[List[str]], framework: Optional[str] = None) -> argparse.Namespace:
-    args = build_arg_parser(task_module, framework).parse_args(argv)
-    if framework is not None:
-        args.framework = framework
+def parse_args(task_module, argv: Optional[List[str]]) -> argparse.Namespace:
+    args = build_arg_parser(task_module).parse_args(argv)
     if args.output_dir is None:
         args.output_dir = os.path.join("runs", f"{task_module.NAME}-{args.framework}")
     validate_args(args)

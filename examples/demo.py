@@ -56,8 +56,8 @@ def _parity_from_report(text: str) -> float:
 
 def _test_batches(folder: str, args) -> tuple:
     """The test set, tokenised once: batches of model inputs and the labels (the seqcls task's data code)."""
-    task_args = common.parse_args(seqcls, ["--model", folder, "--eval-only", "--max-length", str(args.max_length)],
-                                  "torch")
+    task_args = common.parse_args(seqcls, ["--framework", "torch", "--model", folder, "--eval-only",
+                                           "--max-length", str(args.max_length)])
     task = seqcls.build_task(task_args, common.load_tokenizer(task_args))
     batches = []
     for i in range(0, len(task.eval), 64):
@@ -120,10 +120,11 @@ def main(argv: List[str] = None) -> dict:
 
         return Timer()
 
-    from . import train_keras, train_torch
+    from . import train_seqcls
 
     with stage("1. Keras model.fit (from scratch, deberta-demo-small)"):
-        keras_metrics = train_keras.main(["--epochs", str(args.epochs), "--output-dir", out["keras"], *shared])
+        keras_metrics = train_seqcls.main(["--framework", "keras", "--epochs", str(args.epochs),
+                                           "--output-dir", out["keras"], *shared])
     with stage("2. deberta-convert keras -> torch (with parity check)"):
         parity_1 = _parity_from_report(_cli([out["keras"], out["torch"], "--to", "torch", "--force"]))
     with stage("3. evaluate in PyTorch"):
@@ -133,8 +134,9 @@ def main(argv: List[str] = None) -> dict:
         agreement_1 = _agree(keras_logits, torch_logits, "after conversion")
         torch_accuracy = float(np.mean(torch_logits.argmax(-1) == labels))
     with stage("4. continue training in the PyTorch loop"):
-        torch_metrics = train_torch.main(["--model", out["torch"], "--epochs", "1", "--max-steps", str(args.torch_steps),
-                                          "--learning-rate", "1e-4", "--output-dir", out["torch_continued"], *shared])
+        torch_metrics = train_seqcls.main(["--framework", "torch", "--model", out["torch"], "--epochs", "1",
+                                           "--max-steps", str(args.torch_steps), "--learning-rate", "1e-4",
+                                           "--output-dir", out["torch_continued"], *shared])
     with stage("5. deberta-convert torch -> keras, evaluate in Keras"):
         parity_2 = _parity_from_report(_cli([out["torch_continued"], out["keras_final"], "--to", "tf", "--force"]))
         final_torch_logits = torch_predictions(out["torch_continued"], batches)

@@ -1,4 +1,4 @@
-"""The entry point of every task script (train_torch, train_keras, train_tokcls, train_qa): parse the command
+"""The entry point of every task script (train_seqcls, train_tokcls, train_qa, pretrain_mlm): parse the command
 line (examples/common.py), keep TensorFlow's start-up lines quiet unless -v, build the task's data and hand it to
 the runner of --framework (runner_torch.py or runner_keras.py). Its own module so that common, which the runners
 import, imports no runner."""
@@ -25,10 +25,10 @@ def run(args: argparse.Namespace) -> dict:
     return runner.run(task, args, tokenizer)
 
 
-def main_for(task_module, framework: Optional[str] = None):
-    """The main() of a script: parse argv (default sys.argv[1:]) and run."""
+def main_for(task_module):
+    """The main() of a task's script: parse argv (default sys.argv[1:]) and run."""
     def main(argv: Optional[List[str]] = None) -> dict:
-        args = common.parse_args(task_module, sys.argv[1:] if argv is None else argv, framework)
+        args = common.parse_args(task_module, sys.argv[1:] if argv is None else argv)
         quiet_startup(args.verbose)
         return run(args)
 

@@ -3,8 +3,8 @@ fortunes-topics classification from that checkpoint and from scratch (same prese
 report both accuracies. Offline; every step is one of the example scripts, run as a subprocess:
 
     python -m examples.pretrain_mlm --framework F --enhanced-mask-decoder ... --output-dir OUT/mlm
-    python -m examples.train_F --model OUT/mlm ...              --output-dir OUT/from-pretrained
-    python -m examples.train_F --model PRESET ...               --output-dir OUT/from-scratch
+    python -m examples.train_seqcls --framework F --model OUT/mlm ...   --output-dir OUT/from-pretrained
+    python -m examples.train_seqcls --framework F --model PRESET ...    --output-dir OUT/from-scratch
 
 Writes OUT/comparison.json and prints a table. Sizes are flags, so a bigger run is one command line away.
 """
@@ -55,8 +55,8 @@ def main(argv=None) -> dict:
                 "--model", args.model, "--max-length", str(args.max_length), "--epochs", "100",
                 "--max-steps", str(args.pretrain_steps), "--learning-rate", str(args.pretrain_learning_rate),
                 "--output-dir", pretrained, *seed])
-    finetune = [python, "-m", f"examples.train_{args.framework}", "--max-length", str(args.max_length),
-                "--epochs", "100", "--max-steps", str(args.finetune_steps), *seed]
+    finetune = [python, "-m", "examples.train_seqcls", "--framework", args.framework, "--max-length",
+                str(args.max_length), "--epochs", "100", "--max-steps", str(args.finetune_steps), *seed]
     scores = {}
     for name, start in (("from-pretrained", pretrained), ("from-scratch", args.model)):
         scores[name] = _run([*finetune, "--model", start, "--output-dir", os.path.join(out, name)])

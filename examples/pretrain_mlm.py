@@ -2,7 +2,7 @@
 
     python -m examples.pretrain_mlm --framework torch --enhanced-mask-decoder --output-dir runs/mlm-torch
     python -m examples.pretrain_mlm --framework keras --enhanced-mask-decoder --output-dir runs/mlm-keras
-    python -m examples.train_torch --model runs/mlm-torch ...        (fine-tune the pretrained encoder)
+    python -m examples.train_seqcls --framework torch --model runs/mlm-torch ...   (fine-tune the encoder)
 
 Default corpus: the text of examples/data/fortunes-topics (train.jsonl to train, test.jsonl held out; see its
 PROVENANCE.md). Documents are packed into --max-length sequences and masked afresh in every batch (15 %,

@@ -1,7 +1,7 @@
 """The framework-neutral half of each example task: reading its data, tokenising it into model inputs and
 labels, and scoring predictions (NumPy only; examples/runner_torch.py and runner_keras.py do the rest).
 
-    seqcls   text classification (train_torch.py, train_keras.py)
+    seqcls   text classification (train_seqcls.py)
     tokcls   token classification: word/label alignment, per-word accuracy and macro-F1 (train_tokcls.py)
     qa       extractive QA: windows with stride, start/end labels, span extraction, SQuAD v1.1 EM/F1 (train_qa.py)
 

@@ -10,7 +10,7 @@ import numpy as np
 from .. import common
 
 NAME = "seqcls"
-SCRIPT = "train_torch"
+SCRIPT = "train_seqcls"
 DESCRIPTION = "Fine-tune DeBERTa for sequence classification"
 DATA_NAME = "fortunes-topics"
 FILE_HELP = "JSONL or CSV with text[, text_pair], label"

@@ -37,8 +37,9 @@ def test_import_does_not_pull_other_frameworks(module, forbidden):
 
 
 # ---------------------------------------------------------------------------------------------------- structure
-# The floor plan: what each package may import (DESIGN.md). Read from the sources with ast (no import runs), so
-# function-level imports count as much as the ones at the top of a file.
+# The floor plan: what each package may import (docs/architecture.md, "Packages and what imports what"). Read
+# from the sources with ast (no import runs), so function-level imports count as much as the ones at the top of a
+# file.
 import ast  # noqa: E402
 import pathlib  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Distributed training in torch: DDP-averaged gradients equal one process on the combined batch, and the
-training script runs under torchrun (2 processes, gloo on CPU), then resumes."""
+text-classification script runs under torchrun (2 processes, gloo on CPU), then resumes."""
 
 import json
 import os
@@ -53,13 +53,14 @@ def _run(args, **kwargs):
     return done
 
 
+SCRIPT = ["-m", "examples.train_seqcls", "--framework", "torch"]
 SMALL = ["--model", "deberta-tiny", "--max-train-samples", "48", "--max-eval-samples", "32", "--max-length", "32",
          "--batch-size", "16", "--quiet"]
 
 
 def test_train_torch_under_torchrun_two_processes(tmp_path):
     torchrun = pathlib.Path(sys.executable).with_name("torchrun")
-    _run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "examples.train_torch", *SMALL,
+    _run([str(torchrun), "--standalone", "--nproc_per_node", "2", *SCRIPT, *SMALL,
           "--epochs", "1", "--output-dir", str(tmp_path)])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["steps"] == 3  # 48 examples / (16 // 2 per rank * 2 ranks)
@@ -67,11 +68,11 @@ def test_train_torch_under_torchrun_two_processes(tmp_path):
 
 
 def test_train_torch_resumes_from_checkpoint(tmp_path):
-    _run([sys.executable, "-m", "examples.train_torch", *SMALL, "--epochs", "1", "--output-dir", str(tmp_path)])
+    _run([sys.executable, *SCRIPT, *SMALL, "--epochs", "1", "--output-dir", str(tmp_path)])
     first = json.loads((tmp_path / "metrics.json").read_text())
     assert first["steps"] == 3
-    _run([sys.executable, "-m", "examples.train_torch", *SMALL, "--epochs", "2", "--resume", "--output-dir", str(tmp_path)])
+    _run([sys.executable, *SCRIPT, *SMALL, "--epochs", "2", "--resume", "--output-dir", str(tmp_path)])
     second = json.loads((tmp_path / "metrics.json").read_text())
     assert second["steps"] == 6 and [h["epoch"] for h in second["history"]] == [2]
     with pytest.raises(AssertionError, match="no checkpoint"):
-        _run([sys.executable, "-m", "examples.train_torch", *SMALL, "--resume", "--output-dir", str(tmp_path / "none")])
+        _run([sys.executable, *SCRIPT, *SMALL, "--resume", "--output-dir", str(tmp_path / "none")])

@@ -47,12 +47,12 @@ def test_cli_leaves_a_level_the_user_set_alone(tmp_path, tensorflow_says_somethi
 
 
 def test_keras_training_script_is_quiet_and_shows_its_progress(tmp_path):
-    done = _run(["-m", "examples.train_keras", *TINY_RUN, "--output-dir", tmp_path])
+    done = _run(["-m", "examples.train_seqcls", "--framework", "keras", *TINY_RUN, "--output-dir", tmp_path])
     assert tensorflow_startup_lines(done.stderr) == [], done.stderr
     assert re.search(r"1/1\S* .*loss: ", done.stdout) and "eval accuracy" in done.stdout  # Keras' progress, ours
 
 
 def test_torch_training_script_is_quiet(tmp_path):
-    done = _run(["-m", "examples.train_torch", *TINY_RUN, "--output-dir", tmp_path, "--quiet"])
+    done = _run(["-m", "examples.train_seqcls", "--framework", "torch", *TINY_RUN, "--output-dir", tmp_path, "--quiet"])
     assert tensorflow_startup_lines(done.stderr) == [], done.stderr
     assert "eval accuracy" in done.stdout

@@ -1,5 +1,5 @@
-"""The Keras training script at tiny sizes: one device, MirroredStrategy over 2 logical CPU devices, resume;
-and what it saves loads in the torch twin with the same predictions."""
+"""The text-classification script with --framework keras at tiny sizes: one device, MirroredStrategy over 2
+logical CPU devices, resume; and what it saves loads in the torch twin with the same predictions."""
 
 import json
 
@@ -14,7 +14,7 @@ SMALL = ["--model", "deberta-tiny", "--max-train-samples", "64", "--max-eval-sam
 
 def _run(args):
     # All intra-op threads: --replicas 2 splits the CPU into two logical devices.
-    return run_module("examples.train_keras", *args, threads=None)
+    return run_module("examples.train_seqcls", "--framework", "keras", *args, threads=None)
 
 
 def test_fit_then_resume_then_load_in_torch(tmp_path):
@@ -52,4 +52,5 @@ def test_mirrored_strategy_over_two_logical_cpus_trains(tmp_path):
 
 
 def test_bad_flags_are_refused(tmp_path):
-    assert "--epochs must be >= 1, got 0" in refusal("examples.train_keras", "--epochs", "0")
+    assert "--epochs must be >= 1, got 0" in refusal("examples.train_seqcls", "--framework", "keras", "--epochs", "0")
+    assert "the following arguments are required: --framework" in refusal("examples.train_seqcls", "--epochs", "1")
