@@ -28,6 +28,7 @@ import numpy as np
 
 from deberta_core import DebertaConfig, DebertaTokenizer
 from deberta_core.files import CONFIG_NAME, atomic_write, scan_folder
+from deberta_core.outputs import IGNORE_INDEX  # label of positions the loss and the metrics skip
 from deberta_core.presets import PRESETS, preset_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,7 +37,6 @@ DEFAULT_PRESET = "deberta-demo-small"
 FRAMEWORKS = ("torch", "keras")
 # The inputs every model takes; anything else in a batch is a label (Task.label_names) or bookkeeping.
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-IGNORE_INDEX = -100  # label of positions the loss and the metrics skip (the reference's convention)
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.json"
 RESULT_PREFIX = "RESULT "

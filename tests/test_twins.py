@@ -1,7 +1,7 @@
 """The twins stay twins: every deberta_torch/X.py and deberta_tf/X.py pair, compared statement by statement.
 
 Expressions are framework code by nature (``mask.squeeze(1)`` is ``tf.squeeze(mask, axis=1)``), so each file is
-reduced to what docs/architecture.md ("Parallel twins") promises to keep equal, one line per statement, in order:
+reduced to what docs/architecture.md ("Conventions": parallel twins) promises to keep equal, one line per statement, in order:
 classes, functions and their arguments, assigned names, control flow, called functions, returns and raises, and
 every comment. Framework words get one spelling first (``WORDS``) and Keras-only plumbing is dropped.
 
@@ -11,7 +11,7 @@ reason, naming definitions one framework needs and the other has built in, defin
 name that matches nothing fails, and so does a marker with no entry, so the list stays short and true.
 
 ``utils.py`` and ``kernels.py`` are left out: by design the homes of what one framework lacks and of how each
-computes attention's contracts (docs/architecture.md). Reads the sources only (no framework is imported): fast,
+computes attention's contracts (docs/architecture.md, "The twins' differences"). Reads the sources only (no framework is imported): fast,
 and runs in ``make test``.
 """
 
