@@ -63,3 +63,67 @@ def raise_for_exit(proc) -> None:
     # above our message: argparse's usage lines, or TensorFlow's C++ start-up lines (which no setting silences)
     assert ours, proc.stderr
     raise CLIExit(f"exit {proc.returncode}: " + "\n".join(lines[ours[0]:]))
+
+
+# One interpreter for many deberta-convert runs: each run is ``conversion.cli.main(argv)`` with sys.stdout and
+# sys.stderr captured, its exit code what ``sys.exit(main())`` would give. TensorFlow and torch are imported once
+# instead of once per run (seconds each); checks about the process itself (``python -m conversion``, which
+# frameworks an import pulls in) keep their own subprocess.
+_CLI_WORKER = r"""
+import contextlib, io, json, sys, traceback
+channel = sys.stdout
+from conversion.cli import main
+for line in sys.stdin:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(json.loads(line))
+        except SystemExit as exit:  # argparse: --help (0) and usage errors (2)
+            code = exit.code
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+            code = 1
+    channel.write(json.dumps([0 if code is None else code, out.getvalue(), err.getvalue()]) + "\n")
+    channel.flush()
+"""
+
+
+class CLIWorker:
+    """A Python process running ``deberta-convert`` command lines one after another (see _CLI_WORKER); ``run``
+    returns a ``subprocess.CompletedProcess`` like ``subprocess.run(..., capture_output=True, text=True)``."""
+
+    def __init__(self, env: Dict[str, str]):
+        import subprocess
+        import sys
+        import tempfile
+
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen([sys.executable, "-c", _CLI_WORKER], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
+
+    def run(self, args: List[str]):
+        import json
+        import subprocess
+
+        self._proc.stdin.write(json.dumps(args) + "\n")
+        self._proc.stdin.flush()
+        reply = self._proc.stdout.readline()
+        if not reply:
+            self._log.seek(0)
+            raise RuntimeError(f"the deberta-convert worker died (exit {self._proc.wait()}): {self._log.read()[-3000:]}")
+        code, stdout, stderr = json.loads(reply)
+        return subprocess.CompletedProcess(["deberta-convert", *args], code, stdout, stderr)
+
+    def close(self) -> None:
+        self._proc.stdin.close()
+        self._proc.stdout.close()
+        try:
+            self._proc.wait(timeout=60)
+        finally:
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._log.close()

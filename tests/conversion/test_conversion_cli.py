@@ -12,16 +12,31 @@ import numpy as np
 import pytest
 
 from conftest import PT_BIN, PT_V5, TF_457
-from conversion_helpers import CLIExit, assert_same_arrays, copy_fixture, leftovers, raise_for_exit, tree
+from conversion_helpers import CLIExit, CLIWorker, assert_same_arrays, copy_fixture, leftovers, raise_for_exit, tree
 from deberta_core.checkpoint_io import read_safetensors, read_tf_h5, write_safetensors
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
 
 
+_WORKER = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cli_worker():
+    """The module's one interpreter for ``cli(...)`` runs (conversion_helpers.CLIWorker)."""
+    _WORKER.append(CLIWorker(ENV))
+    yield _WORKER[0]
+    _WORKER.pop().close()
+
+
 def cli(*args, module=False, timeout=300):
-    command = [sys.executable, "-m", "conversion"] if module else [sys.executable, "-c",
-                                                                   "import sys; from conversion.cli import main; sys.exit(main())"]
-    proc = subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=timeout)
+    """deberta-convert ARGS: ``python -m conversion ARGS`` in a process of its own when ``module``, else
+    ``conversion.cli.main(ARGS)`` in the module's worker process (what the console script runs)."""
+    if module:
+        proc = subprocess.run([sys.executable, "-m", "conversion"] + [str(a) for a in args], capture_output=True,
+                              text=True, env=ENV, timeout=timeout)
+    else:
+        proc = _WORKER[0].run([str(a) for a in args])
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 

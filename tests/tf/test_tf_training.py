@@ -47,9 +47,18 @@ def fit_losses(model, dataset, **compile_kwargs):
     return history.history["loss"]
 
 
+# One encoder layer: what these tests check (a fit loop, XLA, mixed precision, rematerialisation) does not depend on
+# the depth, and a Keras train step's trace (and its XLA compile) grows with it: seconds per model, most of this
+# file's time. Several layers are covered by test_tf_fast_paths.py (eager == graph == XLA) and
+# test_tf_training_options.py (checkpointing every n-th layer).
+TRAIN_LAYERS = 1
+
+
 def head_config(architecture, **overrides):
-    """The shared rel_c2p_clamp config with dropout off (these tests compare runs), unless a test turns it on."""
-    return make_config("rel_c2p_clamp", **{"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, **overrides})
+    """The shared rel_c2p_clamp config with dropout off (these tests compare runs), unless a test turns it on, and
+    TRAIN_LAYERS layers."""
+    return make_config("rel_c2p_clamp", **{"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+                                           "num_hidden_layers": TRAIN_LAYERS, **overrides})
 
 
 @pytest.mark.parametrize("architecture", HEADS[1:])
