@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .utils import is_traced, is_transformed
+from .utils import is_transformed
 
 
 # Eager inference widens the clamped c2p / p2c products (to [heads, b, s, 2s]) a few heads at a time, within this.

@@ -12,7 +12,6 @@ Writes OUT/comparison.json and prints a table. Sizes are flags, so a bigger run 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

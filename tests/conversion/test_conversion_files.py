@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pathlib
 import shutil
-import sys
 
 import numpy as np
 import pytest

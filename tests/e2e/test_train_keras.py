@@ -4,7 +4,6 @@ logical CPU devices, resume; and what it saves loads in the torch twin with the 
 import json
 
 import numpy as np
-import pytest
 
 from e2e_scripts import refusal, run_module
 

@@ -13,7 +13,7 @@ from deberta_core import DebertaConfig
 from deberta_core.mlm import IGNORE_INDEX, MLMBatches
 from deberta_torch import DebertaForMaskedLM
 from deberta_torch.mlm import MLMDataset, mlm_dataset
-from mlm_testing import SEQ, small_batches, small_masker
+from mlm_testing import small_batches, small_masker
 from conftest import ATOL_FP32, TINY
 
 
