@@ -281,8 +281,9 @@ def test_threads_sharing_one_model_in_mixed_precision_get_exact_outputs(frozen):
             errors.append(repr(error))
 
     threads = [threading.Thread(target=serve, args=(i,)) for i in range(8)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can, to give any race its chances
+    interval, intra_op = sys.getswitchinterval(), torch.get_num_threads()
+    sys.setswitchinterval(1e-4)  # switch threads 50 times as often as by default, to give any race its chances
+    torch.set_num_threads(1)  # the 8 serving threads are the parallelism (as in a server); no oversubscription
     try:
         for thread in threads:
             thread.start()
@@ -290,6 +291,7 @@ def test_threads_sharing_one_model_in_mixed_precision_get_exact_outputs(frozen):
             thread.join()
     finally:
         sys.setswitchinterval(interval)
+        torch.set_num_threads(intra_op)
     assert not errors, errors[:3]
     assert worst[0] <= ATOL_FP32, worst[0]  # each call agrees with the same call made alone
 
