@@ -18,7 +18,7 @@ from deberta_core.weight_plan import config_for_weights
 from . import io
 from .embeddings import DebertaEmbeddings
 from .encoder import DebertaEncoder
-from .utils import (Embedding, lists_to_arrays, restart_lora_factors_after_load, shape_list, unpack_inputs,
+from .utils import (Embedding, lists_to_tensors, restart_lora_factors_after_load, shape_list, unpack_inputs,
                     validate_inputs)
 
 logger = logging.getLogger("deberta_tf")
@@ -64,9 +64,10 @@ class TFDebertaPreTrainedModel(keras.Model):
 
     def __call__(self, *args, **kwargs):
         """Keras' ``__call__`` takes only tensors and arrays in its first argument; the rectangular nested Python
-        lists that ``call`` accepts there (alone, in an input dict or in an input list) become arrays first."""
+        lists that ``call`` accepts there (alone, in an input dict or in an input list) become tensors first, with
+        call's own error for a ragged one."""
         if args:
-            args = (lists_to_arrays(args[0]),) + args[1:]
+            args = (lists_to_tensors(args[0], self.call.input_names),) + args[1:]
         return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ building

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
@@ -172,29 +172,34 @@ class SublayerContainer(keras.layers.Layer):
         self.built = True
 
 
-def lists_to_arrays(inputs):
-    """The first argument of a model call with its nested Python lists of numbers made NumPy arrays: the argument
-    itself, each value of an input dict, or each element of an input list (a list whose first element has a shape
-    is a list of inputs, not one input). Anything else is returned as it is, for unpack_inputs to check."""
-    def as_array(value):
-        if isinstance(value, (list, tuple)) and not (value and hasattr(value[0], "shape")):
-            array = np.asarray(value) if _is_numeric_nest(value) else None
-            if array is not None and array.dtype != object:
-                return array
-        return value
+def is_input_list(value) -> bool:
+    """A list/tuple of inputs in the documented order (its first element has a shape), as opposed to one input
+    written as a nested list of numbers."""
+    return isinstance(value, (list, tuple)) and bool(value) and not np.isscalar(value[0]) and hasattr(value[0], "shape")
+
+
+def to_tensor(name: str, value) -> tf.Tensor:
+    """``value`` (an array or a rectangular nested list of numbers) as a tensor; the error names input ``name``."""
+    try:
+        return tf.convert_to_tensor(value)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{name} must be a tensor, an array or a rectangular nested list of numbers; "
+                          f"{type(value).__name__} {name} could not be converted: {error}") from None
+
+
+def lists_to_tensors(inputs, names: Sequence[str]):
+    """The first argument of a model call with its nested Python lists made tensors (to_tensor): the argument
+    itself (``names[0]``), each value of an input dict, or each element of an input list (``names`` in order).
+    Anything else is returned as it is, for unpack_inputs to check."""
+    def convert(name: str, value):
+        return to_tensor(name, value) if isinstance(value, (list, tuple)) and not is_input_list(value) else value
 
     if isinstance(inputs, Mapping):
-        return {key: as_array(value) for key, value in inputs.items()}
-    if isinstance(inputs, (list, tuple)) and inputs and hasattr(inputs[0], "shape"):
-        return type(inputs)(as_array(value) for value in inputs)
-    return as_array(inputs)
-
-
-def _is_numeric_nest(value) -> bool:
-    """A nest of lists/tuples whose leaves are Python or NumPy numbers (bools included)."""
-    if isinstance(value, (list, tuple)):
-        return all(_is_numeric_nest(item) for item in value)
-    return isinstance(value, (int, float, np.number, np.bool_))
+        return {key: convert(key, value) for key, value in inputs.items()}
+    if is_input_list(inputs):
+        return type(inputs)(convert(names[i] if i < len(names) else f"input {i}", value)
+                            for i, value in enumerate(inputs))
+    return convert(names[0], inputs)
 
 
 def unpack_inputs(call):
@@ -217,7 +222,7 @@ def unpack_inputs(call):
             if twice:
                 raise ValueError(f"input(s) {twice} given both in the input dict and as keyword arguments")
             values = {**values, names[0]: None, **first}
-        elif isinstance(first, (list, tuple)) and first and not np.isscalar(first[0]) and hasattr(first[0], "shape"):
+        elif is_input_list(first):
             if len(first) > len(names):
                 raise ValueError(
                     f"{type(self).__name__} takes at most {len(names)} inputs in the order {names}, got {len(first)}"
@@ -228,13 +233,10 @@ def unpack_inputs(call):
             values = {**values, **dict(zip(names, first))}
         for name, value in values.items():
             if name not in _FLAG_ARGS and name != "training" and value is not None and not isinstance(value, tf.Tensor):
-                try:
-                    values[name] = tf.convert_to_tensor(value)
-                except (ValueError, TypeError) as error:
-                    raise type(error)(f"{name} must be a tensor, an array or a rectangular nested list of numbers; "
-                                      f"{type(value).__name__} {name} could not be converted: {error}") from None
+                values[name] = to_tensor(name, value)
         return call(self, **values)
 
+    wrapper.input_names = tuple(names)  # read by the Keras model's __call__ (lists_to_tensors)
     return wrapper
 
 

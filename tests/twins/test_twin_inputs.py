@@ -280,6 +280,9 @@ def test_keras_refuses_ragged_lists(expect_bad_input):
     model = TWINS["keras"].model()
     with expect_bad_input():
         model(input_ids=[[1, 2, 3], [1]])
+    for first in ([[1, 2, 3], [1]], {"input_ids": [[1, 2, 3], [1]]}):  # the first-argument forms say the same
+        with expect_bad_input():
+            model(first)
 
 
 # ---------------------------------------------------------------------------------------------------- Keras graphs
